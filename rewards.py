@@ -1,0 +1,452 @@
+"""Rule-based rewards for R1-style GRPO, chosen and weighted by name from the config.
+
+Every reward follows TRL's contract: `reward(completions, **kwargs) -> list[float | None]`,
+one value per completion. Completions arrive as chat messages (`[{"role": "assistant",
+"content": ...}]`) or plain strings; dataset columns (e.g. `solution`) arrive as keyword
+arguments, and so do TRL's `prompts`, `completion_ids` and `log_metric`.
+
+To add a reward: write a function below, decorate it with `@register("name")`, give its
+tunable parameters keyword defaults (those defaults are the only place they are set), and
+name it in the config's `reward_funcs`. Override its parameters from the config with
+`reward_kwargs: {name: {param: value}}`. `get_reward_funcs` wraps each reward so that
+it never raises and never returns NaN/inf: an exception or a non-finite value scores 0.0
+and is counted in the `rewards/<name>/errors` metric.
+
+Answer checking (`accuracy`, `cosine`) runs math-verify in killable worker processes
+(`scripts/verify_pool.py`): it is known to hang and to exhaust memory on some inputs.
+"""
+
+import functools
+import inspect
+import logging
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from scripts.verify_pool import VerifyPool
+
+logger = logging.getLogger(__name__)
+
+REWARDS: dict[str, Callable] = {}
+
+# Longer "final answers" are not answers; never hand them to the parser.
+MAX_ANSWER_CHARS = 1000
+
+
+def register(name: str):
+    def add(func):
+        REWARDS[name] = func
+        return func
+
+    return add
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def completion_text(completion) -> str:
+    """The text of one completion: a chat message list (last message) or a string."""
+    if isinstance(completion, list):
+        completion = completion[-1].get("content") if completion and isinstance(completion[-1], dict) else ""
+    if completion is None:
+        return ""
+    return completion if isinstance(completion, str) else str(completion)
+
+
+def tag_blocks(text: str, reasoning_tag: str, answer_tag: str):
+    """Split `before <r> reasoning </r> between <a> answer </a> after`, or None.
+
+    None unless each of the four tags occurs exactly once and in that order, which is
+    what rules out the double-block and repeated-closing-tag hacks.
+    """
+    tags = [f"<{reasoning_tag}>", f"</{reasoning_tag}>", f"<{answer_tag}>", f"</{answer_tag}>"]
+    if any(text.count(tag) != 1 for tag in tags):
+        return None
+    starts = [text.index(tag) for tag in tags]
+    if starts != sorted(starts):
+        return None
+    ends = [start + len(tag) for start, tag in zip(starts, tags)]
+    return (text[: starts[0]], text[ends[0] : starts[1]], text[ends[1] : starts[2]],
+            text[ends[2] : starts[3]], text[ends[3] :])
+
+
+def last_tag_content(text: str, tag: str) -> str | None:
+    """Content of the last complete `<tag>...</tag>` block."""
+    close = text.rfind(f"</{tag}>")
+    if close < 0:
+        return None
+    open_ = text.rfind(f"<{tag}>", 0, close)
+    return None if open_ < 0 else text[open_ + len(tag) + 2 : close]
+
+
+def last_boxed(text: str) -> str | None:
+    """The last `\\boxed{...}` group (with braces balanced), or None if absent/unterminated."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    depth = 0
+    for i in range(start + len("\\boxed"), len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start : i + 1]
+    return None
+
+
+def final_answer(text: str, answer_tag: str = "answer") -> str | None:
+    """Only the final answer counts: the last answer block, else the last `\\boxed{}`."""
+    answer = last_tag_content(text, answer_tag)
+    if answer is None:
+        answer = last_boxed(text)
+    if answer is None or not answer.strip() or len(answer) > MAX_ANSWER_CHARS:
+        return None
+    return answer.strip()
+
+
+def reasoning_text(text: str, reasoning_tag: str) -> str:
+    """The reasoning block if there is one, else the whole completion."""
+    block = last_tag_content(text, reasoning_tag)
+    return text if block is None else block
+
+
+# --------------------------------------------------------------------------- answer checking
+
+_pool: VerifyPool | None = None
+_pool_settings = {"workers": 4, "timeout_s": 5.0, "memory_mb": 2048}
+
+
+def configure_verification(workers: int, timeout_s: float, memory_mb: int):
+    """Settings for the math-verify worker pool (started on first use)."""
+    global _pool
+    new = {"workers": workers, "timeout_s": timeout_s, "memory_mb": memory_mb}
+    if _pool is not None and new != _pool_settings:
+        _pool.close()
+        _pool = None
+    _pool_settings.update(new)
+
+
+def verification_pool() -> VerifyPool:
+    global _pool
+    if _pool is None:
+        _pool = VerifyPool(**_pool_settings)
+    return _pool
+
+
+def as_verifiable(answer: str) -> str:
+    """Make a model's final answer parseable the way a grader would read it.
+
+    `\\$72` is currency, not math; bare LaTeX such as `\\frac12` or `5\\sqrt{2}` is only
+    read as LaTeX by math-verify inside math delimiters (bare, `5\\sqrt{2}` parses as 5).
+    """
+    answer = answer.replace("\\$", "")
+    has_delimiters = any(d in answer for d in ("\\boxed", "$", "\\(", "\\["))
+    return f"${answer}$" if "\\" in answer and not has_delimiters else answer
+
+
+def check_answers(completions, solution, answer_tag: str, log_metric=None) -> list[bool | None]:
+    """Per completion: is its final answer equal to the gold? None if the gold is unparseable."""
+    answers = [final_answer(completion_text(c), answer_tag) for c in completions]
+    todo = [i for i, a in enumerate(answers) if a is not None and solution[i] is not None]
+    pool = verification_pool()
+    timeouts_before, crashes_before = pool.stats.timeouts, pool.stats.crashes
+    verdicts = pool.judge([(f"$\\boxed{{{solution[i]}}}$", as_verifiable(answers[i])) for i in todo])
+    correct: list[bool | None] = [False] * len(completions)
+    for i, verdict in zip(todo, verdicts):
+        correct[i] = verdict
+    if log_metric is not None:
+        log_metric("verify/timeouts", pool.stats.timeouts - timeouts_before)
+        log_metric("verify/crashes", pool.stats.crashes - crashes_before)
+    return correct
+
+
+# --------------------------------------------------------------------------- the R1 rewards
+
+
+@register("accuracy")
+def accuracy(completions, solution, answer_tag: str = "answer", log_metric=None, **kwargs):
+    """Pays 1.0 when the final answer (last answer block, else last `\\boxed{}`) equals the
+    gold `solution` under math-verify, else 0.0. None when the gold itself does not parse
+    (TRL then leaves that sample out of this reward). Range {0, 1}."""
+    return [None if ok is None else float(ok) for ok in check_answers(completions, solution, answer_tag, log_metric)]
+
+
+@register("format")
+def format_(completions, reasoning_tag: str = "think", answer_tag: str = "answer", **kwargs):
+    """Pays 1.0 for exactly one non-empty reasoning block followed by exactly one non-empty
+    answer block, with only whitespace around and between them, else 0.0. Range {0, 1}."""
+    rewards = []
+    for c in completions:
+        blocks = tag_blocks(completion_text(c), reasoning_tag, answer_tag)
+        ok = blocks is not None and all(not b.strip() for b in blocks[0::2]) and all(b.strip() for b in blocks[1::2])
+        rewards.append(float(ok))
+    return rewards
+
+
+_STEP_LINE = re.compile(
+    r"^[ \t]*(?:Step\s*\d+\s*[:.)]|\d+\s*[.)]|[-*\u2022]|(?:First|Second|Third|Next|Then|Finally)\b,?)[ \t]*(.*)$",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+@register("reasoning_steps")
+def reasoning_steps(completions, reasoning_tag: str = "think", target_steps: int = 3, min_words: int = 3, **kwargs):
+    """Pays for step-by-step reasoning: distinct lines of the reasoning block that start with a
+    step marker ("Step 2:", "2.", "-", "First,", "Finally,") and carry at least `min_words`
+    words, as min(1, steps / target_steps). Bare markers ("Step 1: Step 2:") and repeated
+    lines earn nothing. Range [0, 1]."""
+    rewards = []
+    for c in completions:
+        bodies = {m.group(1).strip() for m in _STEP_LINE.finditer(reasoning_text(completion_text(c), reasoning_tag))}
+        steps = sum(1 for body in bodies if len(body.split()) >= min_words and not _STEP_LINE.match(body))
+        rewards.append(min(1.0, steps / target_steps))
+    return rewards
+
+
+@register("cosine")
+def cosine(completions, solution, answer_tag: str = "answer", completion_ids=None, max_len: int = 1000,
+           min_value_correct: float = 0.5, max_value_correct: float = 1.0, min_value_wrong: float = -1.0,
+           max_value_wrong: float = -0.5, exceed_length_penalty: float = -1.0, **kwargs):
+    """Length-scaled correctness ("Demystifying Long CoT", Yeo et al. 2025): correct answers earn
+    max_value_correct when short, falling along a cosine to min_value_correct at `max_len`
+    tokens; wrong answers earn min_value_wrong when short, rising to max_value_wrong at
+    `max_len` (a short wrong answer is the worst: think more when unsure). At or past `max_len`
+    (truncated) the reward is `exceed_length_penalty`. Correctness is checked here with the same
+    math-verify as `accuracy`. Length is in tokens (TRL's `completion_ids`); called without them
+    it estimates tokens as characters / 4. An unparseable gold gives None.
+    Range [min(min_value_wrong, exceed_length_penalty), max_value_correct]."""
+    rewards = []
+    for i, ok in enumerate(check_answers(completions, solution, answer_tag)):
+        length = len(completion_ids[i]) if completion_ids is not None else len(completion_text(completions[i])) / 4
+        if ok is None:
+            rewards.append(None)
+            continue
+        if length >= max_len:
+            rewards.append(exceed_length_penalty)
+            continue
+        short, long = (max_value_correct, min_value_correct) if ok else (min_value_wrong, max_value_wrong)
+        rewards.append(long + 0.5 * (short - long) * (1.0 + math.cos(math.pi * length / max_len)))
+    return rewards
+
+
+@register("repetition")
+def repetition(completions, ngram_size: int = 3, max_penalty: float = -1.0, **kwargs):
+    """Penalises repeated word n-grams ("Demystifying Long CoT", appendix C.2): the share of
+    n-grams that are repeats, times `max_penalty` (<= 0). Completions shorter than one n-gram
+    score 0. Range [max_penalty, 0]."""
+    rewards = []
+    for c in completions:
+        words = completion_text(c).lower().split()
+        ngrams = list(zip(*(words[k:] for k in range(ngram_size))))
+        rewards.append((1 - len(set(ngrams)) / len(ngrams)) * max_penalty if ngrams else 0.0)
+    return rewards
+
+
+def _tag_layout_score(text: str, reasoning_tag: str, answer_tag: str, per_tag: float, trailing_cost: float):
+    """`per_tag` for each of the four newline-delimited tags seen exactly once, minus
+    `trailing_cost` per character after the closing answer tag."""
+    score = 0.0
+    for piece in (f"<{reasoning_tag}>\n", f"\n</{reasoning_tag}>\n", f"\n<{answer_tag}>\n", f"\n</{answer_tag}>"):
+        if text.count(piece) == 1:
+            score += per_tag
+    close = f"\n</{answer_tag}>"
+    if trailing_cost and text.count(close) == 1:
+        score -= trailing_cost * len(text.split(close)[-1].strip())
+    return max(score, -4 * per_tag)
+
+
+@register("tag_count")
+def tag_count(completions, reasoning_tag: str = "think", answer_tag: str = "answer", **kwargs):
+    """Pays 0.25 for each of `<think>\\n`, `\\n</think>\\n`, `\\n<answer>\\n`, `\\n</answer>` that
+    occurs exactly once (open-r1's guard against repeated tags). Range [0, 1]."""
+    return [_tag_layout_score(completion_text(c), reasoning_tag, answer_tag, 0.25, 0.0) for c in completions]
+
+
+_SCRIPT_GROUPS = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK"}
+
+
+@functools.lru_cache(maxsize=65536)
+def _script(char: str) -> str:
+    if char < "\x80":
+        return "LATIN"
+    first_word = unicodedata.name(char, "UNKNOWN").split(" ")[0]
+    return _SCRIPT_GROUPS.get(first_word, first_word)
+
+
+def _script_counts(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for char in text:
+        if char.isalpha():
+            script = _script(char)
+            counts[script] = counts.get(script, 0) + 1
+    return counts
+
+
+@register("language_consistency")
+def language_consistency(completions, prompts=None, **kwargs):
+    """R1's language-consistency reward: the fraction of the completion's letters written in
+    the dominant script of the prompt's last user message (Latin, CJK, Cyrillic, Arabic, ...).
+    A completion with no letters, or a prompt with none, scores 1.0. Range [0, 1]."""
+    rewards = []
+    for i, c in enumerate(completions):
+        prompt_counts = _script_counts(_last_user_text(prompts[i] if prompts is not None else ""))
+        counts = _script_counts(completion_text(c))
+        total = sum(counts.values())
+        if not prompt_counts or not total:
+            rewards.append(1.0)
+            continue
+        target = max(prompt_counts, key=prompt_counts.get)
+        rewards.append(counts.get(target, 0) / total)
+    return rewards
+
+
+def _last_user_text(prompt) -> str:
+    if isinstance(prompt, list):
+        return completion_text([m for m in prompt if isinstance(m, dict) and m.get("role") == "user"][-1:])
+    return completion_text(prompt)
+
+
+# ----------------------------------------------------- the popular GSM8K recipe's rewards
+# (willccbb's GRPO demo: <reasoning>/<answer> format, exact-match correctness)
+
+
+@register("xml_correctness")
+def xml_correctness(completions, solution, answer_tag: str = "answer", **kwargs):
+    """Pays 2.0 when the last answer block's text equals the gold exactly (after stripping
+    whitespace), else 0.0. No math equivalence: "72.0" is wrong for 72. Range {0, 2}."""
+    answers = [last_tag_content(completion_text(c), answer_tag) for c in completions]
+    return [2.0 if a is not None and a.strip() == str(gold).strip() else 0.0 for a, gold in zip(answers, solution)]
+
+
+@register("xml_int")
+def xml_int(completions, answer_tag: str = "answer", **kwargs):
+    """Pays 0.5 when the last answer block holds a bare non-negative integer. Range {0, 0.5}."""
+    answers = [last_tag_content(completion_text(c), answer_tag) for c in completions]
+    return [0.5 if a is not None and a.strip().isdecimal() and a.strip().isascii() else 0.0 for a in answers]
+
+
+@register("xml_strict_format")
+def xml_strict_format(completions, reasoning_tag: str = "reasoning", answer_tag: str = "answer", **kwargs):
+    """Pays 0.5 for exactly `<reasoning>\\n...\\n</reasoning>\\n<answer>\\n...\\n</answer>` with an
+    optional final newline and nothing else. Range {0, 0.5}."""
+    rewards = []
+    for c in completions:
+        blocks = tag_blocks(completion_text(c), reasoning_tag, answer_tag)
+        ok = blocks is not None and blocks[0] == "" and blocks[2] == "\n" and blocks[4] in ("", "\n") and all(
+            len(b) > 2 and b.startswith("\n") and b.endswith("\n") for b in blocks[1::2])
+        rewards.append(0.5 if ok else 0.0)
+    return rewards
+
+
+@register("xml_soft_format")
+def xml_soft_format(completions, reasoning_tag: str = "reasoning", answer_tag: str = "answer", **kwargs):
+    """Pays 0.5 when the completion starts with one reasoning block followed (whitespace
+    allowed) by one answer block; text after the answer is tolerated. Range {0, 0.5}."""
+    rewards = []
+    for c in completions:
+        blocks = tag_blocks(completion_text(c), reasoning_tag, answer_tag)
+        rewards.append(0.5 if blocks is not None and not blocks[0].strip() and not blocks[2].strip() else 0.0)
+    return rewards
+
+
+@register("xml_count")
+def xml_count(completions, reasoning_tag: str = "reasoning", answer_tag: str = "answer", **kwargs):
+    """Pays 0.125 for each newline-delimited tag seen exactly once, minus 0.001 per character
+    after the closing answer tag (floored). Range [-0.5, 0.5]."""
+    return [_tag_layout_score(completion_text(c), reasoning_tag, answer_tag, 0.125, 0.001) for c in completions]
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass
+class RewardArguments:
+    """Which rewards to train on and how they are set up (weights: GRPOConfig.reward_weights)."""
+
+    reward_funcs: list[str] = field(
+        default_factory=lambda: ["accuracy", "format"],
+        metadata={"help": f"Rewards by name, from: {', '.join(REWARDS)}."},
+    )
+    reward_kwargs: dict | str | None = field(
+        default=None,
+        metadata={"help": 'Per-reward parameter overrides, e.g. {"cosine": {"max_len": 512}} (JSON on the command line).'},
+    )
+    verify_workers: int = field(default=4, metadata={"help": "math-verify worker processes."})
+    verify_timeout_s: float = field(default=5.0, metadata={"help": "Hard wall-clock limit per answer check."})
+    verify_memory_mb: int = field(default=2048, metadata={"help": "Address-space cap per math-verify worker."})
+
+
+def reward_parameters(func: Callable) -> dict[str, object]:
+    """The tunable parameters of a reward: its keyword arguments that have defaults."""
+    return {name: p.default for name, p in inspect.signature(func).parameters.items()
+            if p.default is not inspect.Parameter.empty and name not in ("log_metric", "completion_ids", "prompts")}
+
+
+def check_reward_config(names: list[str], reward_kwargs: dict) -> None:
+    """Raise ValueError naming the bad key and the allowed values."""
+    unknown = [n for n in names if n not in REWARDS]
+    if unknown:
+        raise ValueError(f"reward_funcs: unknown reward(s) {unknown}; allowed: {sorted(REWARDS)}")
+    for name, params in reward_kwargs.items():
+        if name not in names:
+            raise ValueError(f"reward_kwargs: '{name}' is not in reward_funcs {names}")
+        if not isinstance(params, dict):
+            raise ValueError(f"reward_kwargs.{name} must be a mapping of parameter: value, got {params!r}")
+        allowed = reward_parameters(REWARDS[name])
+        for param in params:
+            if param not in allowed:
+                raise ValueError(f"reward_kwargs.{name}: unknown parameter '{param}'; allowed: {sorted(allowed)}")
+
+
+def get_reward_funcs(names: list[str], reward_kwargs: dict | None = None, **shared) -> list[Callable]:
+    """Build the reward list for GRPOTrainer.
+
+    `shared` (e.g. the prompt template's `reasoning_tag` and `answer_tag`) goes to every
+    reward that takes it; `reward_kwargs[name]` then overrides parameters per reward.
+    """
+    reward_kwargs = reward_kwargs or {}
+    check_reward_config(names, reward_kwargs)
+    funcs = []
+    for name in names:
+        func = REWARDS[name]
+        allowed = reward_parameters(func)
+        bound = {k: v for k, v in shared.items() if k in allowed} | reward_kwargs.get(name, {})
+        funcs.append(_guarded(name, func, bound))
+    return funcs
+
+
+def _guarded(name: str, func: Callable, bound: dict) -> Callable:
+    def reward(completions, **kwargs):
+        try:
+            raw = list(func(completions, **(kwargs | bound)))
+            if len(raw) != len(completions):
+                raise ValueError(f"returned {len(raw)} values for {len(completions)} completions")
+        except Exception:
+            logger.exception("reward '%s' raised; scoring this batch 0.0", name)
+            raw = [0.0] * len(completions)
+            errors = len(completions)
+        else:
+            errors = 0
+        values = []
+        for value in raw:
+            if value is None:
+                values.append(None)
+                continue
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                value = math.nan
+            if not math.isfinite(value):
+                errors += 1
+                value = 0.0
+            values.append(value)
+        if kwargs.get("log_metric") is not None:
+            kwargs["log_metric"](f"rewards/{name}/errors", errors)
+        return values
+
+    reward.__name__ = reward.__qualname__ = name
+    reward.__doc__ = func.__doc__
+    return reward

@@ -1,0 +1,189 @@
+"""Sandboxed math-verify: answer checking that cannot hang, raise, or eat the machine.
+
+math-verify's own timeouts are SIGALRM-based and leak: a parsed power tower can run
+SymPy's evalf with no timeout, `(10^{8})!` sits in one C call for tens of seconds, and
+the alarm only works in a main thread. The only reliable containment is a process we
+can kill. So each check runs in a long-lived worker process (a plain `python` running
+this file, so it never re-imports the trainer's heavy `__main__`), with
+
+  * a hard wall-clock limit per check, enforced by the parent: a worker that overruns
+    is SIGKILLed and replaced, and the check scores False;
+  * an address-space cap (RLIMIT_AS) set inside the worker, so a runaway allocation
+    becomes a MemoryError (scored False) instead of swapping the box;
+  * several workers checking in parallel, and a cache, since a GRPO group often
+    repeats the same final answer.
+
+Protocol: one JSON line per request `{"gold": str, "pred": str}` on the worker's stdin,
+one JSON line `{"verdict": true|false|null}` back (null: the gold itself did not parse).
+"""
+
+import atexit
+import json
+import os
+import resource
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass
+class PoolStats:
+    checks: int = 0  # verdicts requested, cache hits included
+    cache_hits: int = 0
+    timeouts: int = 0  # checks killed at the wall-clock limit
+    crashes: int = 0  # workers that died mid-check (segfault, OOM-kill)
+
+
+class _Worker:
+    def __init__(self, parse_timeout: int, verify_timeout: int, memory_mb: int):
+        cmd = [sys.executable, "-u", os.path.abspath(__file__), "--worker",
+               str(parse_timeout), str(verify_timeout), str(memory_mb)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+        self.ready = False
+        self.job = None  # index of the pair being checked
+        self.deadline = None
+
+    def fileno(self):
+        return self.proc.stdout.fileno()
+
+    def send(self, job: int, gold: str, pred: str, deadline: float):
+        self.job, self.deadline = job, deadline
+        self.proc.stdin.write(json.dumps({"gold": gold, "pred": pred}).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def receive(self):
+        """The worker's next message, or None if it died."""
+        line = self.proc.stdout.readline()
+        return json.loads(line) if line else None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class VerifyPool:
+    """Check (gold, prediction) pairs with math-verify in killable worker processes."""
+
+    def __init__(self, workers: int = 4, timeout_s: float = 5.0, memory_mb: int = 2048,
+                 inner_timeout_s: int | None = None, startup_timeout_s: float = 120.0, cache_size: int = 100_000):
+        if workers < 1 or timeout_s <= 0 or memory_mb < 256:
+            raise ValueError(f"VerifyPool needs workers >= 1, timeout_s > 0, memory_mb >= 256; "
+                             f"got workers={workers}, timeout_s={timeout_s}, memory_mb={memory_mb}")
+        self.timeout_s = timeout_s
+        self.startup_timeout_s = startup_timeout_s
+        # math-verify's own timeouts must be whole seconds (a float silently disables them);
+        # they give a clean False early, the parent's wall clock is the hard stop.
+        inner = inner_timeout_s or max(1, int(timeout_s // 2))
+        self._worker_args = (inner, inner, memory_mb)
+        self._workers = [_Worker(*self._worker_args) for _ in range(workers)]
+        self._cache: dict[tuple[str, str], bool | None] = {}
+        self._cache_size = cache_size
+        self.stats = PoolStats()
+        atexit.register(self.close)
+
+    def judge(self, pairs: list[tuple[str, str]]) -> list[bool | None]:
+        """Verdict per (gold, pred): True/False, None when the gold does not parse."""
+        verdicts: list[bool | None] = [False] * len(pairs)
+        todo = deque()
+        for i, pair in enumerate(pairs):
+            self.stats.checks += 1
+            if pair in self._cache:
+                self.stats.cache_hits += 1
+                verdicts[i] = self._cache[pair]
+            else:
+                todo.append(i)
+        waiting_for_ready_since = time.monotonic()
+        while todo or any(w.job is not None for w in self._workers):
+            now = time.monotonic()
+            for w in self._workers:
+                if w.ready and w.job is None and todo:
+                    i = todo.popleft()
+                    w.send(i, *pairs[i], deadline=now + self.timeout_s)
+            pending = [w for w in self._workers if w.job is not None or not w.ready]
+            deadlines = [w.deadline for w in pending if w.job is not None]
+            wait = min(deadlines) - now if deadlines else self.startup_timeout_s
+            readable, _, _ = select.select(pending, [], [], max(0.0, wait))
+            for w in readable:
+                message = w.receive()
+                if message is None:  # died: segfault, OOM killer, or failed to start
+                    if w.job is not None:
+                        self.stats.crashes += 1
+                        verdicts[w.job] = False
+                    elif not w.ready:
+                        raise RuntimeError("a math-verify worker exited at startup; is math-verify installed? "
+                                           "(pip install -r requirements.txt)")
+                    self._replace(w)
+                elif "ready" in message:
+                    w.ready = True
+                else:
+                    verdicts[w.job] = message["verdict"]
+                    self._remember(pairs[w.job], message["verdict"])
+                    w.job = w.deadline = None
+            now = time.monotonic()
+            for w in list(self._workers):
+                if w.job is not None and now >= w.deadline:
+                    self.stats.timeouts += 1
+                    verdicts[w.job] = False
+                    self._replace(w)
+            if not any(w.ready for w in self._workers) and now - waiting_for_ready_since > self.startup_timeout_s:
+                raise RuntimeError(f"no math-verify worker started within {self.startup_timeout_s:.0f} s")
+        return verdicts
+
+    def _replace(self, worker: _Worker):
+        worker.kill()
+        self._workers[self._workers.index(worker)] = _Worker(*self._worker_args)
+
+    def _remember(self, pair, verdict):
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+        self._cache[pair] = verdict
+
+    def close(self):
+        for w in self._workers:
+            w.kill()
+        self._workers = []
+
+
+def _worker_main(parse_timeout: int, verify_timeout: int, memory_mb: int):
+    import logging
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    logging.disable(logging.CRITICAL)  # math-verify logs the whole input on every timeout
+    from math_verify import parse, verify
+
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    sys.setrecursionlimit(10_000)
+
+    def judge(gold: str, pred: str) -> bool | None:
+        gold_parsed = parse(gold, parsing_timeout=parse_timeout)
+        if not gold_parsed:
+            return None
+        pred_parsed = parse(pred, parsing_timeout=parse_timeout)
+        return bool(pred_parsed) and bool(verify(gold_parsed, pred_parsed, timeout_seconds=verify_timeout))
+
+    out = sys.stdout.buffer
+    out.write(b'{"ready": true}\n')
+    out.flush()
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        try:
+            verdict = judge(request["gold"], request["pred"])
+        except BaseException:  # math-verify's TimeoutException is a BaseException; MemoryError, RecursionError
+            verdict = False
+        out.write(json.dumps({"verdict": verdict}).encode() + b"\n")
+        out.flush()
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--worker"]:
+    _worker_main(*map(int, sys.argv[2:5]))
