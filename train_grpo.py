@@ -1,0 +1,85 @@
+"""GRPO training with rule-based rewards: DeepSeek-R1-Zero's recipe on a small model.
+
+    python train_grpo.py --config configs/zero.yaml                 # Qwen2.5-0.5B, one 24 GB GPU, vLLM
+    python train_grpo.py --config configs/demo.yaml                 # SmolLM2-135M on CPU, a few minutes
+    python train_grpo.py --config configs/zero.yaml --learning_rate 2e-6   # any key overrides the YAML
+
+The YAML holds four groups of keys, parsed by TRL's `TrlParser`: data (`data.DataArguments`),
+rewards (`rewards.RewardArguments`), TRL's `GRPOConfig` and `ModelConfig`. Everything that can
+be wrong with a config is checked before the model loads.
+"""
+
+import logging
+
+from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
+
+from data import DataArguments, load_prompt_template, load_rl_dataset
+from rewards import RewardArguments, check_reward_config, configure_verification, get_reward_funcs
+from scripts.run_setup import ConfigError, check_generation_backend, parse_config, parse_mapping, setup_logging
+
+logger = logging.getLogger("train_grpo")
+
+
+def check_config(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
+                 model_args: ModelConfig) -> dict:
+    """Reject what would fail later, naming the key; return the parsed reward_kwargs."""
+    if not model_args.model_name_or_path:
+        raise ConfigError("model_name_or_path: required (a Hub id such as Qwen/Qwen2.5-0.5B-Instruct, "
+                          "or a local checkpoint folder)")
+    if not data_args.dataset_name:
+        raise ConfigError("dataset_name: required (a Hub id, a local file or folder, or 'arithmetic')")
+    reward_kwargs = parse_mapping(reward_args.reward_kwargs, "reward_kwargs")
+    try:
+        check_reward_config(reward_args.reward_funcs, reward_kwargs)
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
+    weights = training_args.reward_weights
+    if weights is not None and len(weights) != len(reward_args.reward_funcs):
+        raise ConfigError(f"reward_weights: {len(weights)} value(s) {weights} for {len(reward_args.reward_funcs)} "
+                          f"reward_funcs {reward_args.reward_funcs}; give one weight per reward, in the same order")
+    check_generation_backend(training_args)
+    return reward_kwargs
+
+
+def main(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
+         model_args: ModelConfig) -> GRPOTrainer:
+    reward_kwargs = check_config(data_args, reward_args, training_args, model_args)
+    try:
+        template = load_prompt_template(data_args.prompt_template, data_args.prompt_templates_file)
+        dataset = load_rl_dataset(data_args)
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
+    logger.info("%d training prompts from %s", len(dataset), data_args.dataset_name)
+
+    configure_verification(reward_args.verify_workers, reward_args.verify_timeout_s, reward_args.verify_memory_mb)
+    reward_funcs = get_reward_funcs(reward_args.reward_funcs, reward_kwargs,
+                                    reasoning_tag=template.reasoning_tag, answer_tag=template.answer_tag)
+
+    # TRL loads the model and tokenizer from the id; ModelConfig says how.
+    training_args.model_init_kwargs = {
+        "revision": model_args.model_revision,
+        "dtype": model_args.dtype,
+        "attn_implementation": model_args.attn_implementation,
+        **(training_args.model_init_kwargs or {}),
+    }
+    trainer = GRPOTrainer(
+        model=model_args.model_name_or_path,
+        reward_funcs=reward_funcs,
+        args=training_args,
+        train_dataset=dataset,
+        peft_config=get_peft_config(model_args),
+    )
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_model(training_args.output_dir)
+    logger.info("saved the trained model to %s", training_args.output_dir)
+    return trainer
+
+
+if __name__ == "__main__":
+    try:
+        data_args, reward_args, training_args, model_args = parse_config(
+            (DataArguments, RewardArguments, GRPOConfig, ModelConfig))
+        setup_logging(training_args)
+        main(data_args, reward_args, training_args, model_args)
+    except ConfigError as error:
+        raise SystemExit(f"config error: {error}")
