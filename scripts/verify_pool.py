@@ -86,6 +86,7 @@ class VerifyPool:
         inner = inner_timeout_s or max(1, int(timeout_s // 2))
         self._worker_args = (inner, inner, memory_mb)
         self._workers = [_Worker(*self._worker_args) for _ in range(workers)]
+        self._failed_starts = 0
         self._cache: dict[tuple[str, str], bool | None] = {}
         self._cache_size = cache_size
         self.stats = PoolStats()
@@ -93,22 +94,34 @@ class VerifyPool:
 
     def judge(self, pairs: list[tuple[str, str]]) -> list[bool | None]:
         """Verdict per (gold, pred): True/False, None when the gold does not parse."""
+        self.stats.checks += len(pairs)
+        # Each distinct uncached pair is checked once: a GRPO group often repeats its answer.
+        # Killed checks are cached as False too, so a pathological answer stalls a run once.
+        new = list(dict.fromkeys(pair for pair in pairs if pair not in self._cache))
+        verdicts = self._run(new)
+        if len(self._cache) + len(new) > self._cache_size:
+            self._cache.clear()
+        self._cache.update(verdicts)
+        self.stats.cache_hits += len(pairs) - len(new)
+        return [self._cache[pair] for pair in pairs]
+
+    def _run(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], bool | None]:
+        """Check each pair once in the workers; a killed or crashed check is False."""
         verdicts: list[bool | None] = [False] * len(pairs)
-        todo = deque()
-        for i, pair in enumerate(pairs):
-            self.stats.checks += 1
-            if pair in self._cache:
-                self.stats.cache_hits += 1
-                verdicts[i] = self._cache[pair]
-            else:
-                todo.append(i)
+        todo = deque(range(len(pairs)))
         waiting_for_ready_since = time.monotonic()
         while todo or any(w.job is not None for w in self._workers):
             now = time.monotonic()
-            for w in self._workers:
+            for w in list(self._workers):
+                if w.ready and w.job is None and w.proc.poll() is not None:  # died idle: no check lost
+                    w = self._replace(w)
                 if w.ready and w.job is None and todo:
                     i = todo.popleft()
-                    w.send(i, *pairs[i], deadline=now + self.timeout_s)
+                    try:
+                        w.send(i, *pairs[i], deadline=now + self.timeout_s)
+                    except BrokenPipeError:  # died just now; the check was never started
+                        todo.appendleft(i)
+                        self._replace(w)
             pending = [w for w in self._workers if w.job is not None or not w.ready]
             deadlines = [w.deadline for w in pending if w.job is not None]
             wait = min(deadlines) - now if deadlines else self.startup_timeout_s
@@ -120,14 +133,16 @@ class VerifyPool:
                         self.stats.crashes += 1
                         verdicts[w.job] = False
                     elif not w.ready:
-                        raise RuntimeError("a math-verify worker exited at startup; is math-verify installed? "
-                                           "(pip install -r requirements.txt)")
+                        self._failed_starts += 1
+                        if self._failed_starts >= 3:
+                            raise RuntimeError("math-verify workers keep exiting at startup; is math-verify "
+                                               "installed? (pip install -r requirements.txt)")
                     self._replace(w)
                 elif "ready" in message:
                     w.ready = True
+                    self._failed_starts = 0
                 else:
                     verdicts[w.job] = message["verdict"]
-                    self._remember(pairs[w.job], message["verdict"])
                     w.job = w.deadline = None
             now = time.monotonic()
             for w in list(self._workers):
@@ -137,16 +152,13 @@ class VerifyPool:
                     self._replace(w)
             if not any(w.ready for w in self._workers) and now - waiting_for_ready_since > self.startup_timeout_s:
                 raise RuntimeError(f"no math-verify worker started within {self.startup_timeout_s:.0f} s")
-        return verdicts
+        return dict(zip(pairs, verdicts))
 
-    def _replace(self, worker: _Worker):
+    def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
-        self._workers[self._workers.index(worker)] = _Worker(*self._worker_args)
-
-    def _remember(self, pair, verdict):
-        if len(self._cache) >= self._cache_size:
-            self._cache.clear()
-        self._cache[pair] = verdict
+        fresh = _Worker(*self._worker_args)
+        self._workers[self._workers.index(worker)] = fresh
+        return fresh
 
     def close(self):
         for w in self._workers:
