@@ -136,15 +136,22 @@ def verification_pool() -> VerifyPool:
     return _pool
 
 
+_NUMBER_THEN_WORDS = re.compile(r"(-?[\d,]*\.?\d+)\s+[A-Za-z][A-Za-z .]*")
+
+
 def as_verifiable(answer: str) -> str:
     """Make a model's final answer parseable the way a grader would read it.
 
-    `\\$72` is currency, not math; bare LaTeX such as `\\frac12` or `5\\sqrt{2}` is only
-    read as LaTeX by math-verify inside math delimiters (bare, `5\\sqrt{2}` parses as 5).
+    Read as LaTeX (inside `$...$`), never as loose text: as text, math-verify takes a number
+    out of the middle (`6 - 5i` reads as 5, `71 or 72` as 72). Two exceptions: `\\$72` is
+    currency, and a number followed by words (`72 dollars`) is that number.
     """
-    answer = answer.replace("\\$", "")
+    answer = answer.replace("\\$", "").strip()
+    number_with_unit = _NUMBER_THEN_WORDS.fullmatch(answer)
+    if number_with_unit:
+        return number_with_unit.group(1)
     has_delimiters = any(d in answer for d in ("\\boxed", "$", "\\(", "\\["))
-    return f"${answer}$" if "\\" in answer and not has_delimiters else answer
+    return answer if has_delimiters else f"${answer}$"
 
 
 def check_answers(completions, solution, answer_tag: str, log_metric=None) -> list[bool | None]:

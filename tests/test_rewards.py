@@ -40,6 +40,11 @@ EQUIVALENT = [  # (gold, completion, verdict): the answer checking a grader woul
     ("72", "So the total is \\boxed{72}.", True),  # no tags: the last \boxed{} is the answer
     ("72", R1.format(think="", answer="\\boxed{71}"), False),
     ("72", R1.format(think="", answer="\\boxed{71} or \\boxed{72}"), False),  # hedging is wrong
+    ("72", R1.format(think="", answer="71 or 72"), False),
+    ("5", R1.format(think="", answer="6 - 5i"), False),  # read as LaTeX, not "a number in the text"
+    ("6-5i", R1.format(think="", answer="6 - 5i"), True),
+    ("(6,31,-1)", R1.format(think="", answer="(6, 31, -1)"), True),
+    ("72", R1.format(think="", answer="The answer is 72."), True),
     ("72", R1.format(think="the answer is 72", answer="71"), False),  # only the final answer counts
     ("72", "<answer>72</answer> wait, no: <answer>71</answer>", False),
     ("71", "<answer>72</answer> wait, no: <answer>71</answer>", True),

@@ -1,0 +1,104 @@
+import logging
+
+import pytest
+from conftest import FIXTURES, SHARED_DATA
+
+import data
+from data import DataArguments, load_prompt_template, load_rl_dataset
+from rewards import get_reward_funcs
+
+R1_SYSTEM_START = "A conversation between User and Assistant."
+
+
+def load(**kwargs):
+    return load_rl_dataset(DataArguments(**kwargs))
+
+
+def test_gsm8k_from_the_real_folder():
+    train = load(dataset_name=str(SHARED_DATA / "gsm8k"), dataset_format="gsm8k")
+    test = load(dataset_name=str(SHARED_DATA / "gsm8k"), dataset_format="gsm8k", dataset_train_split="test")
+    assert (len(train), len(test)) == (7473, 1319)
+    first = train[0]
+    assert first["solution"] == "72"
+    system, user = first["prompt"]
+    assert system["role"] == "system" and system["content"].startswith(R1_SYSTEM_START)
+    assert user == {"role": "user", "content": first_question()}
+    assert all(s.lstrip("-").replace(".", "").isdigit() for s in test["solution"])
+
+
+def first_question():
+    import json
+
+    with open(SHARED_DATA / "gsm8k" / "train.jsonl") as f:
+        return json.loads(f.readline())["question"]
+
+
+def test_math500_from_the_real_file_keeps_latex_answers():
+    ds = load(dataset_name=str(SHARED_DATA / "math500" / "test.jsonl"), dataset_format="math500")
+    assert len(ds) == 500
+    assert ds[0]["solution"] == "\\left( 3, \\frac{\\pi}{2} \\right)"
+
+
+def test_numina_tir_fixture_takes_the_last_boxed_and_drops_bad_rows(caplog):
+    with caplog.at_level(logging.WARNING):
+        ds = load(dataset_name=str(FIXTURES / "numina_tir.jsonl"), dataset_format="numina_tir")
+    assert ds["solution"] == ["\\frac{63}{400}", "2", "120"]
+    assert "dropped 2 of 5 rows" in caplog.text
+
+
+def test_bad_gsm8k_rows_are_skipped_and_counted(caplog):
+    with caplog.at_level(logging.WARNING):
+        ds = load(dataset_name=str(FIXTURES / "gsm8k_with_bad_rows.jsonl"), dataset_format="gsm8k")
+    assert ds["solution"] == ["7", "1250"]
+    assert "dropped 3 of 5 rows" in caplog.text
+
+
+def test_max_train_samples():
+    assert len(load(dataset_name=str(SHARED_DATA / "gsm8k"), dataset_format="gsm8k", max_train_samples=10)) == 10
+
+
+def test_the_gsm8k_xml_template():
+    ds = load(dataset_name="arithmetic", arithmetic_size=3, prompt_template="gsm8k_xml")
+    assert ds[0]["prompt"][0]["content"].startswith("Respond in the following format:\n<reasoning>")
+
+
+def test_arithmetic_problems_are_deterministic_and_their_golds_are_right():
+    a = data.arithmetic_problems(50, seed=1)
+    assert a[:] == data.arithmetic_problems(50, seed=1)[:]
+    assert a[:] != data.arithmetic_problems(50, seed=2)[:]
+    for row in a:
+        steps = row["answer"].split("\n")[:-1]
+        last_expression = steps[-1].split("=")[0]
+        assert str(int(eval(last_expression))) == data.gsm8k_gold(row["answer"])  # noqa: S307 (our own arithmetic)
+        assert int(data.gsm8k_gold(row["answer"])) >= 0
+
+
+def test_gold_answers_from_real_data_are_graded_correct_by_the_accuracy_reward():
+    """The loader's gold and the reward's parser agree: a model that writes the gold scores 1."""
+    for dataset_format, path in [("gsm8k", SHARED_DATA / "gsm8k"), ("math500", SHARED_DATA / "math500")]:
+        ds = load(dataset_name=str(path), dataset_format=dataset_format, dataset_train_split="test")
+        (accuracy,) = get_reward_funcs(["accuracy"])
+        completions = [[{"role": "assistant", "content": f"<think>x</think><answer>{s}</answer>"}] for s in ds["solution"]]
+        scores = accuracy(completions, solution=ds["solution"])
+        wrong = [gold for gold, score in zip(ds["solution"], scores) if score != 1.0]
+        assert wrong == [], (dataset_format, wrong)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"dataset_name": "some/unknown-hub-id"}, "dataset_format: required .* allowed: \\['gsm8k', 'math500', 'numina_tir'\\]"),
+    ({"dataset_name": "arithmetic", "dataset_format": "gsm9k"}, "dataset_format: unknown 'gsm9k'"),
+    ({"dataset_name": "arithmetic", "prompt_template": "r1"}, "prompt_template: unknown 'r1'; allowed .*'gsm8k_xml', 'r1_zero'"),
+    ({"dataset_name": str(SHARED_DATA / "math500" / "test.jsonl"), "dataset_format": "gsm8k"},
+     "missing column\\(s\\) \\['question'\\]"),
+    ({"dataset_name": str(FIXTURES / ".." / "conftest.py"), "dataset_format": "gsm8k"}, "allowed file types"),
+])
+def test_bad_data_config_names_the_key(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load(**kwargs)
+
+
+def test_a_template_must_show_its_tags(tmp_path):
+    path = tmp_path / "prompts.yaml"
+    path.write_text("broken:\n  system_prompt: Think first.\n  reasoning_tag: think\n  answer_tag: answer\n")
+    with pytest.raises(ValueError, match="never shows the <think> tag"):
+        load_prompt_template("broken", path)
