@@ -1,5 +1,6 @@
 import math
 import time
+from pathlib import Path
 
 import pytest
 
@@ -266,3 +267,11 @@ def test_final_answer_is_capped_before_parsing():
     huge = "<answer>" + "1" * (rewards.MAX_ANSWER_CHARS + 1) + "</answer>"
     assert rewards.final_answer(huge) is None
     assert rewards.final_answer("<answer> 72 </answer>") == "72"
+
+
+def test_the_readme_example_of_adding_a_reward_works(monkeypatch):
+    block = (Path(rewards.__file__).parent / "README.md").read_text().split("```python\n# rewards.py\n")[1].split("```")[0]
+    monkeypatch.setattr(rewards, "REWARDS", dict(REWARDS))
+    exec(block, vars(rewards))  # noqa: S102 (our own README)
+    (func,) = rewards.get_reward_funcs(["short_answer"], {"short_answer": {"max_chars": 2}})
+    assert func([chat("<answer>72</answer>"), chat("<answer>720</answer>")]) == [1.0, 0.0]
