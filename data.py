@@ -1,4 +1,8 @@
-"""Datasets for R1-style training: every RL example becomes a chat `prompt` and a gold `solution`.
+"""Datasets for R1-style training.
+
+RL (train_grpo.py): every example becomes a chat `prompt` and a gold `solution`.
+SFT (train_sft.py): every example becomes a chat `prompt` and an assistant `completion`
+written in the prompt template's tags, so SFT teaches exactly the format RL rewards.
 
 Sources, chosen by `dataset_name` in the config:
   * a Hub id: openai/gsm8k (config main), AI-MO/NuminaMath-TIR, HuggingFaceH4/MATH-500;
@@ -17,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from datasets import Dataset, load_dataset
+from datasets import Dataset, concatenate_datasets, load_dataset
 from trl import ScriptArguments
 
 from rewards import last_boxed
@@ -34,8 +38,13 @@ class DataArguments(ScriptArguments):
 
     dataset_format: str | None = field(
         default=None,
-        metadata={"help": "Schema of the data: gsm8k, numina_tir or math500. Inferred for known Hub ids and "
-                          "for `arithmetic`; required for local files."},
+        metadata={"help": "Schema of the data. RL: gsm8k, numina_tir, math500; SFT: bespoke_stratos, "
+                          "prompt_completion. Inferred for known Hub ids and `arithmetic`; required for local files."},
+    )
+    extra_train_files: list[str] | None = field(
+        default=None,
+        metadata={"help": "SFT: more local jsonl files in prompt_completion format (e.g. rejection-sampled "
+                          "traces) to train on alongside dataset_name."},
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep only the first N examples."})
     arithmetic_size: int = field(default=1000, metadata={"help": "Problems to generate for `arithmetic`."})
@@ -81,19 +90,20 @@ SCHEMAS = {
     "numina_tir": Schema("problem", "solution", boxed_gold),
     "math500": Schema("problem", "answer", plain_gold),
 }
-HUB_FORMATS = {"openai/gsm8k": "gsm8k", "AI-MO/NuminaMath-TIR": "numina_tir", "HuggingFaceH4/MATH-500": "math500"}
+HUB_FORMATS = {"openai/gsm8k": "gsm8k", "AI-MO/NuminaMath-TIR": "numina_tir", "HuggingFaceH4/MATH-500": "math500",
+               "bespokelabs/Bespoke-Stratos-17k": "bespoke_stratos"}
 HUB_CONFIGS = {"openai/gsm8k": "main"}
 
 
-def resolve_format(dataset_name: str, dataset_format: str | None) -> str:
+def resolve_format(dataset_name: str, dataset_format: str | None, allowed=SCHEMAS) -> str:
     """The schema name for a source, or ValueError naming the key and the allowed values."""
     if dataset_format is None:
         dataset_format = "gsm8k" if dataset_name == ARITHMETIC else HUB_FORMATS.get(dataset_name)
     if dataset_format is None:
         raise ValueError(f"dataset_format: required for dataset_name '{dataset_name}' (not a known Hub id); "
-                         f"allowed: {sorted(SCHEMAS)}")
-    if dataset_format not in SCHEMAS:
-        raise ValueError(f"dataset_format: unknown '{dataset_format}'; allowed: {sorted(SCHEMAS)}")
+                         f"allowed: {sorted(allowed)}")
+    if dataset_format not in allowed:
+        raise ValueError(f"dataset_format: unknown '{dataset_format}'; allowed: {sorted(allowed)}")
     return dataset_format
 
 
@@ -108,6 +118,11 @@ class PromptTemplate:
 
     def messages(self, problem: str) -> list[dict]:
         return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": problem}]
+
+    def completion(self, reasoning: str, answer: str) -> str:
+        """An assistant turn in this template's layout (what `format` and `tag_count` pay for)."""
+        r, a = self.reasoning_tag, self.answer_tag
+        return f"<{r}>\n{reasoning}\n</{r}>\n<{a}>\n{answer}\n</{a}>"
 
 
 def load_prompt_template(name: str, path: str | Path) -> PromptTemplate:
@@ -157,11 +172,13 @@ def to_rl_dataset(raw: Dataset, dataset_format: str, template: PromptTemplate, s
 
     converted = raw.map(convert, remove_columns=raw.column_names)
     kept = converted.filter(lambda row: row["solution"] is not None)
-    dropped = len(converted) - len(kept)
-    if dropped:
-        logger.warning("dropped %d of %d rows of %s with no extractable gold answer or problem",
-                       dropped, len(converted), source or dataset_format)
+    _log_dropped(len(converted), len(kept), source or dataset_format, "with no extractable gold answer or problem")
     return kept
+
+
+def _log_dropped(before: int, after: int, source: str, why: str):
+    if before != after:
+        logger.warning("dropped %d of %d rows of %s %s", before - after, before, source, why)
 
 
 def load_rl_dataset(args: DataArguments, split: str | None = None) -> Dataset:
@@ -173,6 +190,65 @@ def load_rl_dataset(args: DataArguments, split: str | None = None) -> Dataset:
     if args.max_train_samples is not None:
         raw = raw.select(range(min(args.max_train_samples, len(raw))))
     return to_rl_dataset(raw, dataset_format, template, source=args.dataset_name)
+
+
+# --------------------------------------------------------------------------- SFT traces
+
+_THOUGHT = re.compile(r"<\|begin_of_thought\|>(.*?)<\|end_of_thought\|>", re.DOTALL)
+_SOLUTION = re.compile(r"<\|begin_of_solution\|>(.*?)<\|end_of_solution\|>", re.DOTALL)
+# Bespoke-Stratos asks for \boxed{} in each user turn; our system prompt sets the format instead.
+_BOXED_INSTRUCTION = "Return your final response within \\boxed{}."
+SFT_FORMATS = ("bespoke_stratos", "prompt_completion")
+
+
+def bespoke_to_prompt_completion(row: dict, template: PromptTemplate) -> dict | None:
+    """A Bespoke-Stratos row as {prompt, completion} in the template's tags, or None if malformed."""
+    turns = row.get("conversations") or []
+    user = next((t["value"] for t in turns if t.get("from") == "user"), None)
+    assistant = next((t["value"] for t in reversed(turns) if t.get("from") == "assistant"), None)
+    if not isinstance(user, str) or not isinstance(assistant, str):
+        return None
+    thought, solution = _THOUGHT.search(assistant), _SOLUTION.search(assistant)
+    problem = user.replace(_BOXED_INSTRUCTION, "").strip()
+    if not (thought and solution and problem and thought.group(1).strip() and solution.group(1).strip()):
+        return None
+    completion = template.completion(thought.group(1).strip(), solution.group(1).strip())
+    return {"prompt": template.messages(problem), "completion": [{"role": "assistant", "content": completion}]}
+
+
+def to_sft_dataset(raw: Dataset, dataset_format: str, template: PromptTemplate, source: str = "") -> Dataset:
+    """Rows as {prompt, completion}; malformed rows are dropped and counted."""
+    if dataset_format == "prompt_completion":
+        missing = [c for c in ("prompt", "completion") if c not in raw.column_names]
+        if missing:
+            raise ValueError(f"dataset {source}: missing column(s) {missing} for dataset_format 'prompt_completion'; "
+                             f"it has {raw.column_names}")
+        return raw.select_columns(["prompt", "completion"])
+    if "conversations" not in raw.column_names:
+        raise ValueError(f"dataset {source}: missing column(s) ['conversations'] for dataset_format "
+                         f"'bespoke_stratos'; it has {raw.column_names}")
+    rows = [bespoke_to_prompt_completion(row, template) for row in raw]
+    kept = [row for row in rows if row is not None]
+    _log_dropped(len(rows), len(kept), source or dataset_format, "without thought/solution markers")
+    return Dataset.from_list(kept)
+
+
+def load_sft_dataset(args: DataArguments) -> Dataset:
+    """The configured SFT data (plus `extra_train_files`) as {prompt, completion} rows."""
+    template = load_prompt_template(args.prompt_template, args.prompt_templates_file)
+    sources = [(args.dataset_name, resolve_format(args.dataset_name, args.dataset_format, SFT_FORMATS))]
+    for path in args.extra_train_files or []:
+        if Path(path).stat().st_size == 0:  # e.g. rejection sampling accepted nothing
+            logger.warning("extra_train_files: %s is empty, skipping it", path)
+        else:
+            sources.append((path, "prompt_completion"))
+    parts = []
+    for name, dataset_format in sources:
+        raw = load_raw(name, args.dataset_config, args.dataset_train_split)
+        if args.max_train_samples is not None:
+            raw = raw.select(range(min(args.max_train_samples, len(raw))))
+        parts.append(to_sft_dataset(raw, dataset_format, template, source=name))
+    return concatenate_datasets(parts) if len(parts) > 1 else parts[0]
 
 
 # --------------------------------------------------------------------------- embedded problems

@@ -70,6 +70,7 @@ def main(data_args: DataArguments, reward_args: RewardArguments, training_args: 
         peft_config=get_peft_config(model_args),
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_state()  # trainer_state.json with the log history, for scripts/plot_metrics.py
     trainer.save_model(training_args.output_dir)
     logger.info("saved the trained model to %s", training_args.output_dir)
     return trainer

@@ -1,0 +1,82 @@
+"""Sampling completions for evaluation and rejection sampling: vLLM when it is installed and
+a GPU is visible, transformers' `generate` otherwise. Same interface, seeded."""
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Sample:
+    text: str
+    num_tokens: int
+
+
+def vllm_usable() -> bool:
+    return importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
+
+
+class HFGenerator:
+    def __init__(self, model_path: str, batch_size: int = 16):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, padding_side="left")
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = torch.bfloat16 if device == "cuda" else torch.float32
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device).eval()
+        self.batch_size = batch_size
+
+    @torch.inference_mode()
+    def generate(self, prompts: list[list[dict]], n: int, max_new_tokens: int, temperature: float,
+                 seed: int) -> list[list[Sample]]:
+        """`n` samples per chat prompt; temperature 0 means greedy (and n must be 1)."""
+        texts = [self.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+        per_batch = max(1, self.batch_size // n)
+        eos = self.tokenizer.eos_token_id
+        results = []
+        for start in range(0, len(texts), per_batch):
+            torch.manual_seed(seed + start)  # the same prompts give the same samples, whatever ran before
+            batch = self.tokenizer(texts[start : start + per_batch], return_tensors="pt", padding=True,
+                                   add_special_tokens=False).to(self.model.device)
+            sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if temperature > 0 \
+                else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+            out = self.model.generate(**batch, max_new_tokens=max_new_tokens, num_return_sequences=n,
+                                      pad_token_id=self.tokenizer.pad_token_id, **sampling)
+            new_tokens = out[:, batch["input_ids"].shape[1] :].tolist()
+            samples = []
+            for tokens in new_tokens:
+                length = tokens.index(eos) + 1 if eos in tokens else len(tokens)
+                samples.append(Sample(self.tokenizer.decode(tokens[:length], skip_special_tokens=True), length))
+            results += [samples[i : i + n] for i in range(0, len(samples), n)]
+        return results
+
+
+class VLLMGenerator:
+    def __init__(self, model_path: str, gpu_memory_utilization: float = 0.85):
+        from vllm import LLM
+
+        self.llm = LLM(model=model_path, gpu_memory_utilization=gpu_memory_utilization)
+
+    def generate(self, prompts, n, max_new_tokens, temperature, seed):
+        from vllm import SamplingParams
+
+        params = SamplingParams(n=n, max_tokens=max_new_tokens, temperature=temperature, seed=seed)
+        outputs = self.llm.chat(prompts, params, use_tqdm=True)
+        return [[Sample(o.text, len(o.token_ids)) for o in output.outputs] for output in outputs]
+
+
+def make_generator(model_path: str, backend: str = "auto"):
+    """`backend`: auto (vLLM if usable), vllm or hf."""
+    if backend not in ("auto", "vllm", "hf"):
+        raise ValueError(f"backend: unknown '{backend}'; allowed: ['auto', 'hf', 'vllm']")
+    if backend == "vllm" or (backend == "auto" and vllm_usable()):
+        logger.info("generating with vLLM")
+        return VLLMGenerator(model_path)
+    logger.info("generating with transformers on %s", "cuda" if torch.cuda.is_available() else "cpu")
+    return HFGenerator(model_path)

@@ -1,0 +1,80 @@
+"""Cold-start SFT on reasoning traces: the step before R1's second RL stage.
+
+    python train_sft.py --config configs/sft.yaml          # Qwen2.5-0.5B on Bespoke-Stratos-17k, one GPU
+    python train_sft.py --config configs/demo_sft.yaml     # SmolLM2-135M on CPU, a few steps
+
+Bespoke-Stratos traces (`<|begin_of_thought|>...<|begin_of_solution|>...`) are rewritten into
+the prompt template's tags and system prompt (data.py), so the model learns exactly the
+format the RL rewards pay for. Rejection-sampled traces (scripts/rejection_sample.py) join
+through `extra_train_files`. The loss covers the assistant turn only (TRL's prompt-completion
+format), and examples longer than `max_length` tokens are dropped, with the count logged.
+"""
+
+import logging
+
+from transformers import AutoTokenizer
+from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
+
+from data import DataArguments, load_sft_dataset
+from scripts.run_setup import ConfigError, parse_config, setup_logging
+
+logger = logging.getLogger("train_sft")
+
+
+def drop_long_examples(dataset, tokenizer, max_length: int):
+    """Keep examples whose whole chat fits in `max_length` tokens: a truncated trace loses its answer."""
+    def fits(row):
+        text = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=False)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= max_length
+
+    kept = dataset.filter(fits)
+    if len(kept) < len(dataset):
+        logger.warning("dropped %d of %d examples longer than max_length=%d tokens",
+                       len(dataset) - len(kept), len(dataset), max_length)
+    if len(kept) == 0:
+        raise ConfigError(f"max_length: all {len(dataset)} examples are longer than {max_length} tokens")
+    return kept
+
+
+def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelConfig) -> SFTTrainer:
+    if not model_args.model_name_or_path:
+        raise ConfigError("model_name_or_path: required (a Hub id or a local checkpoint folder)")
+    if not data_args.dataset_name:
+        raise ConfigError("dataset_name: required (bespokelabs/Bespoke-Stratos-17k or a local jsonl)")
+    try:
+        dataset = load_sft_dataset(data_args)
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
+
+    tokenizer = AutoTokenizer.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
+    if training_args.max_length is not None:
+        dataset = drop_long_examples(dataset, tokenizer, training_args.max_length)
+    logger.info("%d SFT examples", len(dataset))
+
+    training_args.model_init_kwargs = {
+        "revision": model_args.model_revision,
+        "dtype": model_args.dtype,
+        "attn_implementation": model_args.attn_implementation,
+        **(training_args.model_init_kwargs or {}),
+    }
+    trainer = SFTTrainer(
+        model=model_args.model_name_or_path,
+        args=training_args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_state()  # trainer_state.json with the log history, for scripts/plot_metrics.py
+    trainer.save_model(training_args.output_dir)
+    logger.info("saved the SFT model to %s", training_args.output_dir)
+    return trainer
+
+
+if __name__ == "__main__":
+    try:
+        data_args, training_args, model_args = parse_config((DataArguments, SFTConfig, ModelConfig))
+        setup_logging(training_args)
+        main(data_args, training_args, model_args)
+    except ConfigError as error:
+        raise SystemExit(f"config error: {error}")
