@@ -19,9 +19,10 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--demo" ]; then
   OUT=${OUT:-outputs/pipeline-demo}
   BASE_MODEL=checkpoints/SmolLM2-135M-Instruct
-  ZERO=(--config configs/demo.yaml --max_steps 2 --save_steps 2)
+  TINY_RL=(--max_steps 2 --save_steps 2 --max_completion_length 48 --reward_kwargs '{"cosine": {"max_len": 48}}')
+  ZERO=(--config configs/demo.yaml "${TINY_RL[@]}")
   SFT=(--config configs/demo_sft.yaml --max_steps 2 --save_steps 2)
-  R1=(--config configs/demo_r1.yaml --max_steps 2 --save_steps 2)
+  R1=(--config configs/demo_r1.yaml "${TINY_RL[@]}")
   EVAL=(--limit 3 --k 2 --max_new_tokens 48 --temperature 0.8)
   SAMPLE=(--dataset_name arithmetic --arithmetic_size 4 --num_samples 2 --max_new_tokens 64)
   [ -d "$BASE_MODEL" ] || python scripts/prepare_smollm2.py
