@@ -15,7 +15,8 @@ from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 
 from data import DataArguments, load_prompt_template, load_rl_dataset
 from rewards import RewardArguments, check_reward_config, configure_verification, get_reward_funcs
-from scripts.run_setup import ConfigError, check_generation_backend, parse_config, parse_mapping, setup_logging
+from scripts.run_setup import (ConfigError, StopOnNonFinite, check_generation_backend, check_save_steps,
+                               parse_config, parse_mapping, resolve_checkpoint, setup_logging)
 
 logger = logging.getLogger("train_grpo")
 
@@ -38,12 +39,14 @@ def check_config(data_args: DataArguments, reward_args: RewardArguments, trainin
         raise ConfigError(f"reward_weights: {len(weights)} value(s) {weights} for {len(reward_args.reward_funcs)} "
                           f"reward_funcs {reward_args.reward_funcs}; give one weight per reward, in the same order")
     check_generation_backend(training_args)
+    check_save_steps(training_args)
     return reward_kwargs
 
 
 def main(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
          model_args: ModelConfig) -> GRPOTrainer:
     reward_kwargs = check_config(data_args, reward_args, training_args, model_args)
+    checkpoint = resolve_checkpoint(training_args)
     try:
         template = load_prompt_template(data_args.prompt_template, data_args.prompt_templates_file)
         dataset = load_rl_dataset(data_args)
@@ -62,14 +65,17 @@ def main(data_args: DataArguments, reward_args: RewardArguments, training_args: 
         "attn_implementation": model_args.attn_implementation,
         **(training_args.model_init_kwargs or {}),
     }
+    non_finite = StopOnNonFinite()
     trainer = GRPOTrainer(
         model=model_args.model_name_or_path,
         reward_funcs=reward_funcs,
         args=training_args,
         train_dataset=dataset,
         peft_config=get_peft_config(model_args),
+        callbacks=[non_finite],
     )
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    non_finite.exit_if_stopped(training_args.output_dir)
     trainer.save_state()  # trainer_state.json with the log history, for scripts/plot_metrics.py
     trainer.save_model(training_args.output_dir)
     logger.info("saved the trained model to %s", training_args.output_dir)

@@ -16,7 +16,7 @@ from transformers import AutoTokenizer
 from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
 from data import DataArguments, load_sft_dataset
-from scripts.run_setup import ConfigError, parse_config, setup_logging
+from scripts.run_setup import ConfigError, StopOnNonFinite, parse_config, resolve_checkpoint, setup_logging
 
 logger = logging.getLogger("train_sft")
 
@@ -41,6 +41,7 @@ def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelCo
         raise ConfigError("model_name_or_path: required (a Hub id or a local checkpoint folder)")
     if not data_args.dataset_name:
         raise ConfigError("dataset_name: required (bespokelabs/Bespoke-Stratos-17k or a local jsonl)")
+    checkpoint = resolve_checkpoint(training_args)
     try:
         dataset = load_sft_dataset(data_args)
     except ValueError as error:
@@ -57,14 +58,17 @@ def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelCo
         "attn_implementation": model_args.attn_implementation,
         **(training_args.model_init_kwargs or {}),
     }
+    non_finite = StopOnNonFinite()
     trainer = SFTTrainer(
         model=model_args.model_name_or_path,
         args=training_args,
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
+        callbacks=[non_finite],
     )
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    non_finite.exit_if_stopped(training_args.output_dir)
     trainer.save_state()  # trainer_state.json with the log history, for scripts/plot_metrics.py
     trainer.save_model(training_args.output_dir)
     logger.info("saved the SFT model to %s", training_args.output_dir)

@@ -37,26 +37,34 @@ def synthetic_tokenizer(vocab_size: int):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {"<pad>": 0, "<eos>": 1} | {f"t{i}": i for i in range(2, vocab_size)}
-    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<pad>"))
+    vocab = {"<pad>": 0, "<eos>": 1, "<unk>": 2} | {f"t{i}": i for i in range(3, vocab_size)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="<eos>")
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+    fast.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    return fast
+
+
+def random_model(shape: dict = TINY, dtype=None):
+    """A randomly initialised Qwen2 of the given shape and a tokenizer for its vocabulary."""
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    return AutoModelForCausalLM.from_config(Qwen2Config(**shape), dtype=dtype), synthetic_tokenizer(shape["vocab_size"])
 
 
 def run_variant(variant: str, tiny: bool, steps: int) -> dict:
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, Qwen2Config, TrainerCallback
+    from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
     shape = SHAPES["tiny" if tiny else "zero"]
     model_shape = TINY if tiny else QWEN_05B
     cuda = torch.cuda.is_available()
     dtype = torch.bfloat16 if cuda else torch.float32
-    model = AutoModelForCausalLM.from_config(Qwen2Config(**model_shape), dtype=dtype)
-    tokenizer = synthetic_tokenizer(model_shape["vocab_size"])
+    model, tokenizer = random_model(model_shape, dtype)
     rng = random.Random(0)
-    prompts = [" ".join(f"t{rng.randrange(2, model_shape['vocab_size'])}" for _ in range(shape["prompt"]))
+    prompts = [" ".join(f"t{rng.randrange(3, model_shape['vocab_size'])}" for _ in range(shape["prompt"]))
                for _ in range(steps * shape["per_device"] * shape["grad_accum"])]
 
     def random_reward(completions, **kwargs):  # any spread of rewards: the step's cost does not depend on it

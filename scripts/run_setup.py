@@ -5,9 +5,15 @@ import difflib
 import importlib.util
 import json
 import logging
+import math
+import os
 
 import torch
+from transformers import TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
 from trl import TrlParser
+
+logger = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -72,3 +78,61 @@ def check_generation_backend(training_args) -> None:
 def setup_logging(training_args) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         level=training_args.get_process_log_level())
+
+
+def resolve_checkpoint(training_args) -> str | None:
+    """`resume_from_checkpoint`: a checkpoint folder, or `auto` for the newest in output_dir."""
+    value = training_args.resume_from_checkpoint
+    if value in (None, "", "false", "False", False):
+        return None
+    if value in ("auto", "true", "True", True):
+        output_dir = training_args.output_dir
+        last = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+        if last is None:
+            logger.info("resume_from_checkpoint=auto: no checkpoint in %s yet, starting fresh", output_dir)
+        return last
+    if not os.path.isdir(value):
+        raise ConfigError(f"resume_from_checkpoint: '{value}' is not a folder; give a checkpoint-N folder or 'auto'")
+    return value
+
+
+def check_save_steps(training_args) -> None:
+    """GRPO checkpoints resume exactly only at the start of a generation round.
+
+    TRL generates `steps_per_generation x num_iterations` micro-batches at once and does not
+    save that buffer, so a checkpoint taken mid-round resumes with freshly generated
+    completions where the original run reused old ones: the runs diverge.
+    """
+    if training_args.save_strategy != "steps" or training_args.save_steps < 1:
+        return
+    round_length = training_args.steps_per_generation * training_args.num_iterations  # micro-batches
+    micro_batches = int(training_args.save_steps) * training_args.gradient_accumulation_steps
+    if micro_batches % round_length:
+        multiple = round_length // math.gcd(round_length, training_args.gradient_accumulation_steps)
+        raise ConfigError(
+            f"save_steps: {training_args.save_steps} optimizer steps end mid-way through a generation round "
+            f"(steps_per_generation x num_iterations = {round_length} micro-batches, gradient_accumulation_steps = "
+            f"{training_args.gradient_accumulation_steps}); TRL does not save its generation buffer, so such a "
+            f"checkpoint would resume out of phase. Use a multiple of {multiple}.")
+
+
+class StopOnNonFinite(TrainerCallback):
+    """Stop a run whose loss or gradient norm stops being finite, instead of training on NaN."""
+
+    def __init__(self):
+        self.bad_step = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        bad = {k: v for k, v in (logs or {}).items()
+               if k in ("loss", "grad_norm", "reward") and isinstance(v, float) and not math.isfinite(v)}
+        if bad and self.bad_step is None:
+            self.bad_step = state.global_step
+            logger.error("non-finite %s at step %d: stopping; lower learning_rate or check the rewards",
+                         bad, state.global_step)
+            control.should_training_stop = True
+        return control
+
+    def exit_if_stopped(self, output_dir: str) -> None:
+        if self.bad_step is not None:
+            raise SystemExit(f"training stopped at step {self.bad_step}: the loss or gradient became non-finite; "
+                             f"the model was not saved (earlier checkpoints are in {output_dir})")

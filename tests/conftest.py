@@ -29,3 +29,21 @@ def small_verification_pool():
     import rewards
 
     rewards.configure_verification(workers=2, timeout_s=3.0, memory_mb=1024)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, smollm2_checkpoint) -> Path:
+    """A tiny random Llama with SmolLM2's real tokenizer and chat template: fast plumbing tests."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_checkpoint)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    path = tmp_path_factory.mktemp("tiny-llama")
+    AutoModelForCausalLM.from_config(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
