@@ -44,9 +44,9 @@ def plot(runs: list[Path], output: Path) -> Path:
     rows = (len(names) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.2 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names):
-        for run, c in per_run.items():
+        for color, (run, c) in enumerate(per_run.items()):
             if name in c:
-                ax.plot(*c[name], marker="o", markersize=3, label=run)
+                ax.plot(*c[name], marker="o", markersize=3, label=run, color=f"C{color}")
         ax.set_title(name)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)

@@ -4,7 +4,7 @@
 #   + the sampled traces) -> R1 GRPO on the SFT model -> evaluate each -> report
 #
 #   bash scripts/run_r1_pipeline.sh            # GPU: configs/zero.yaml, sft.yaml, r1.yaml
-#   bash scripts/run_r1_pipeline.sh --demo     # CPU: SmolLM2-135M, tiny budgets (~15 min)
+#   bash scripts/run_r1_pipeline.sh --demo     # CPU: SmolLM2-135M, tiny budgets (~8 min on 2 cores)
 #
 # Each stage skips itself when its output exists, so re-running after a crash resumes at the
 # stage that failed. Environment:
@@ -23,7 +23,7 @@ if [ "${1:-}" = "--demo" ]; then
   ZERO=(--config configs/demo.yaml "${TINY_RL[@]}")
   SFT=(--config configs/demo_sft.yaml --max_steps 2 --save_steps 2)
   R1=(--config configs/demo_r1.yaml "${TINY_RL[@]}")
-  EVAL=(--limit 3 --k 2 --max_new_tokens 48 --temperature 0.8)
+  EVAL=(--limit 2 --k 2 --max_new_tokens 32 --temperature 0.8)
   SAMPLE=(--dataset_name arithmetic --arithmetic_size 4 --num_samples 2 --max_new_tokens 64)
   [ -d "$BASE_MODEL" ] || python scripts/prepare_smollm2.py
 else

@@ -1,0 +1,36 @@
+"""The whole R1 pipeline, CPU demo variant, on the real SmolLM2 model (~8 minutes)."""
+
+import os
+import subprocess
+
+import pytest
+from conftest import REPO_ROOT, SHARED_DATA
+
+STAGES = ["base", "zero", "sft", "r1"]
+
+
+@pytest.mark.slow
+def test_the_demo_pipeline_produces_every_artifact_and_resumes(tmp_path, smollm2_checkpoint):
+    out = tmp_path / "pipeline"
+    env = os.environ | {"OUT": str(out), "GSM8K_SOURCE": str(SHARED_DATA / "gsm8k"),
+                        "MATH500_SOURCE": str(SHARED_DATA / "math500")}
+    run = subprocess.run(["bash", "scripts/run_r1_pipeline.sh", "--demo"], cwd=REPO_ROOT, env=env,
+                         capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+
+    for stage in ("zero", "sft", "r1"):
+        assert (out / stage / "model.safetensors").exists(), stage
+    for stage in STAGES:
+        assert (out / "eval" / f"{stage}.json").exists(), stage
+    assert (out / "rejection_sampled.jsonl").exists() and (out / "rejection_sampling.json").exists()
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+    rows = [line for line in (out / "report.md").read_text().splitlines()[2:] if line.startswith("|")]
+    assert [row.split("|")[1].strip() for row in rows] == [s for s in STAGES for _ in ("gsm8k", "math500")]
+    assert all(row.split("|")[2].strip() in ("gsm8k", "math500") for row in rows)
+
+    # Every stage's output exists now, so a re-run skips all the work.
+    again = subprocess.run(["bash", "scripts/run_r1_pipeline.sh", "--demo"], cwd=REPO_ROOT, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0
+    assert again.stdout.count("skip:") == 8
