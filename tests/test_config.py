@@ -6,7 +6,7 @@ import time
 
 import pytest
 from conftest import REPO_ROOT, SHARED_DATA
-from trl import GRPOConfig, ModelConfig
+from trl import GRPOConfig, ModelConfig, SFTConfig
 
 import train_grpo
 from data import DataArguments
@@ -74,15 +74,21 @@ def test_yaml_values_are_parsed_into_the_dataclasses_and_cli_overrides_win():
     assert model_args.model_name_or_path == "checkpoints/SmolLM2-135M-Instruct"
 
 
-@pytest.mark.parametrize("config", ["zero.yaml", "gsm8k.yaml"])
-def test_gpu_configs_are_valid_once_pointed_at_this_machine(tmp_path, config):
+@pytest.mark.parametrize("config", ["zero.yaml", "gsm8k.yaml", "r1.yaml", "smollm2_gsm8k.yaml", "demo_r1.yaml"])
+def test_every_grpo_config_is_valid_once_pointed_at_this_machine(tmp_path, config):
     """The GPU recipes parse and pass every check; only the hardware flags change on CPU."""
     args = parse_config(TYPES, ["--config", str(CONFIGS / config), "--output_dir", str(tmp_path),
                                 "--bf16", "false", "--use_vllm", "false"])
     data_args, reward_args, training_args, model_args = args
     train_grpo.check_config(*args)
     assert len(training_args.reward_weights) == len(reward_args.reward_funcs)
-    assert model_args.model_name_or_path == "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+@pytest.mark.parametrize("config", ["sft.yaml", "demo_sft.yaml"])
+def test_sft_configs_parse(tmp_path, config):
+    data_args, training_args, model_args = parse_config(
+        (DataArguments, SFTConfig, ModelConfig), ["--config", str(CONFIGS / config), "--bf16", "false"])
+    assert data_args.prompt_template == "r1_zero" and training_args.max_length > 0
 
 
 def test_the_command_line_reports_a_config_error_quickly():
