@@ -6,8 +6,9 @@ Completions: for each GSM8K-test and MATH-500 problem, a correct and a wrong ans
 format with the answer boxed (so both implementations read the same answer), plus a few
 adversarial ones that only this project's rewards are run on (TRL's reward hangs on a power
 tower). Reports completions/s for TRL's accuracy_reward (single process, as TRL runs it),
-for our `accuracy` (worker pool) and for a configured reward list, their ratio, and whether
-the verdicts agree on every non-adversarial completion.
+for our `accuracy` (worker pool) and for a configured reward list, their ratio, and every
+verdict on which the two disagree, split by which side is right (each completion's answer is
+either the gold itself or the gold plus a number, so the right verdict is known).
 """
 
 import argparse
@@ -74,7 +75,9 @@ def main():
     (ours,) = rewards.get_reward_funcs(["accuracy"])
     rewards.verification_pool()._cache.clear()
     our_scores, ours_s = timed(ours, chats, solution=golds)
-    disagreements = [(t[-80:], g, a, b) for t, g, a, b in zip(texts, golds, trl_scores, our_scores) if a != b]
+    truth = [float(i % 2 == 0) for i in range(len(texts))]  # completions alternate: gold, then a wrong answer
+    disagreements = [{"answer_of": g, "right": r, "trl": a, "ours": b}
+                     for g, r, a, b in zip(golds, truth, trl_scores, our_scores) if a != b]
 
     configured = rewards.get_reward_funcs(args.reward_funcs)
     rewards.verification_pool()._cache.clear()
@@ -92,8 +95,10 @@ def main():
         "our_accuracy_per_s": len(texts) / ours_s,
         "speedup": trl_s / ours_s,
         "verify_workers": args.workers,
-        "verdicts_identical": not disagreements,
-        "disagreements": disagreements[:20],
+        "disagreements": len(disagreements),
+        "disagreements_trl_right": sum(d["trl"] == d["right"] for d in disagreements),
+        "disagreements_ours_right": sum(d["ours"] == d["right"] for d in disagreements),
+        "disagreement_examples": disagreements[:20],
         "configured_reward_list": args.reward_funcs,
         "configured_list_completions_per_s": len(all_chats) / list_s,
         "adversarial_included_in_list_run": len(ADVERSARIAL),
@@ -101,9 +106,9 @@ def main():
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))
-    print(json.dumps({k: v for k, v in result.items() if k != "disagreements"}, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "disagreement_examples"}, indent=2))
     for d in disagreements[:5]:
-        print("disagree:", d)
+        print("disagreement:", d)
 
 
 if __name__ == "__main__":
