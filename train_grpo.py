@@ -16,7 +16,8 @@ from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 from data import DataArguments, load_prompt_template, load_rl_dataset
 from rewards import RewardArguments, check_reward_config, configure_verification, get_reward_funcs
 from scripts.run_setup import (ConfigError, StopOnNonFinite, check_generation_backend, check_save_steps,
-                               parse_config, parse_mapping, resolve_checkpoint, setup_logging)
+                               parse_config, parse_mapping, resolve_checkpoint, set_model_init_kwargs,
+                               setup_logging, train_and_save)
 
 logger = logging.getLogger("train_grpo")
 
@@ -58,13 +59,7 @@ def main(data_args: DataArguments, reward_args: RewardArguments, training_args: 
     reward_funcs = get_reward_funcs(reward_args.reward_funcs, reward_kwargs,
                                     reasoning_tag=template.reasoning_tag, answer_tag=template.answer_tag)
 
-    # TRL loads the model and tokenizer from the id; ModelConfig says how.
-    training_args.model_init_kwargs = {
-        "revision": model_args.model_revision,
-        "dtype": model_args.dtype,
-        "attn_implementation": model_args.attn_implementation,
-        **(training_args.model_init_kwargs or {}),
-    }
+    set_model_init_kwargs(training_args, model_args)
     non_finite = StopOnNonFinite()
     trainer = GRPOTrainer(
         model=model_args.model_name_or_path,
@@ -74,11 +69,7 @@ def main(data_args: DataArguments, reward_args: RewardArguments, training_args: 
         peft_config=get_peft_config(model_args),
         callbacks=[non_finite],
     )
-    trainer.train(resume_from_checkpoint=checkpoint)
-    non_finite.exit_if_stopped(training_args.output_dir)
-    trainer.save_state()  # trainer_state.json with the log history, for scripts/plot_metrics.py
-    trainer.save_model(training_args.output_dir)
-    logger.info("saved the trained model to %s", training_args.output_dir)
+    train_and_save(trainer, checkpoint, non_finite)
     return trainer
 
 

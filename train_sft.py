@@ -16,7 +16,8 @@ from transformers import AutoTokenizer
 from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
 from data import DataArguments, load_sft_dataset
-from scripts.run_setup import ConfigError, StopOnNonFinite, parse_config, resolve_checkpoint, setup_logging
+from scripts.run_setup import (ConfigError, StopOnNonFinite, parse_config, resolve_checkpoint,
+                               set_model_init_kwargs, setup_logging, train_and_save)
 
 logger = logging.getLogger("train_sft")
 
@@ -52,12 +53,7 @@ def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelCo
         dataset = drop_long_examples(dataset, tokenizer, training_args.max_length)
     logger.info("%d SFT examples", len(dataset))
 
-    training_args.model_init_kwargs = {
-        "revision": model_args.model_revision,
-        "dtype": model_args.dtype,
-        "attn_implementation": model_args.attn_implementation,
-        **(training_args.model_init_kwargs or {}),
-    }
+    set_model_init_kwargs(training_args, model_args)
     non_finite = StopOnNonFinite()
     trainer = SFTTrainer(
         model=model_args.model_name_or_path,
@@ -67,11 +63,7 @@ def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelCo
         peft_config=get_peft_config(model_args),
         callbacks=[non_finite],
     )
-    trainer.train(resume_from_checkpoint=checkpoint)
-    non_finite.exit_if_stopped(training_args.output_dir)
-    trainer.save_state()  # trainer_state.json with the log history, for scripts/plot_metrics.py
-    trainer.save_model(training_args.output_dir)
-    logger.info("saved the SFT model to %s", training_args.output_dir)
+    train_and_save(trainer, checkpoint, non_finite)
     return trainer
 
 

@@ -136,3 +136,23 @@ class StopOnNonFinite(TrainerCallback):
         if self.bad_step is not None:
             raise SystemExit(f"training stopped at step {self.bad_step}: the loss or gradient became non-finite; "
                              f"the model was not saved (earlier checkpoints are in {output_dir})")
+
+
+def set_model_init_kwargs(training_args, model_args) -> None:
+    """TRL loads the model from its id; ModelConfig says how (dtype, attention, revision)."""
+    training_args.model_init_kwargs = {
+        "revision": model_args.model_revision,
+        "dtype": model_args.dtype,
+        "attn_implementation": model_args.attn_implementation,
+        **(training_args.model_init_kwargs or {}),
+    }
+
+
+def train_and_save(trainer, checkpoint: str | None, non_finite: StopOnNonFinite) -> None:
+    """Train (resuming from `checkpoint`), then save the model and its log history, unless the run diverged."""
+    output_dir = trainer.args.output_dir
+    trainer.train(resume_from_checkpoint=checkpoint)
+    non_finite.exit_if_stopped(output_dir)
+    trainer.save_state()  # trainer_state.json with the log history, for scripts/plot_metrics.py
+    trainer.save_model(output_dir)
+    logger.info("saved the model to %s", output_dir)
