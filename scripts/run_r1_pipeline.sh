@@ -4,7 +4,7 @@
 #   + the sampled traces) -> R1 GRPO on the SFT model -> evaluate each -> report
 #
 #   bash scripts/run_r1_pipeline.sh            # GPU: configs/zero.yaml, sft.yaml, r1.yaml
-#   bash scripts/run_r1_pipeline.sh --demo     # CPU: SmolLM2-135M, tiny budgets (~8 min on 2 cores)
+#   bash scripts/run_r1_pipeline.sh --demo     # CPU: SmolLM2-135M, tiny budgets (5-8 min on 2 cores)
 #
 # Each stage skips itself when its output exists, so re-running after a crash resumes at the
 # stage that failed. Environment:
