@@ -156,13 +156,17 @@ def load_raw(dataset_name: str, dataset_config: str | None = None, split: str = 
     return load_dataset(dataset_name, dataset_config or HUB_CONFIGS.get(dataset_name), split=split)
 
 
+def require_columns(raw: Dataset, columns, dataset_format: str, source: str) -> None:
+    missing = [c for c in columns if c not in raw.column_names]
+    if missing:
+        raise ValueError(f"dataset {source}: missing column(s) {missing} for dataset_format '{dataset_format}'; "
+                         f"it has {raw.column_names}")
+
+
 def to_rl_dataset(raw: Dataset, dataset_format: str, template: PromptTemplate, source: str = "") -> Dataset:
     """Map rows to {prompt, solution}; drop (and count) rows without a problem or a gold answer."""
     schema = SCHEMAS[dataset_format]
-    missing = [c for c in (schema.problem_column, schema.gold_column) if c not in raw.column_names]
-    if missing:
-        raise ValueError(f"dataset {source or ''}: missing column(s) {missing} for dataset_format '{dataset_format}'; "
-                         f"it has {raw.column_names}")
+    require_columns(raw, (schema.problem_column, schema.gold_column), dataset_format, source)
 
     def convert(row):
         problem = row[schema.problem_column]
@@ -219,14 +223,9 @@ def bespoke_to_prompt_completion(row: dict, template: PromptTemplate) -> dict | 
 def to_sft_dataset(raw: Dataset, dataset_format: str, template: PromptTemplate, source: str = "") -> Dataset:
     """Rows as {prompt, completion}; malformed rows are dropped and counted."""
     if dataset_format == "prompt_completion":
-        missing = [c for c in ("prompt", "completion") if c not in raw.column_names]
-        if missing:
-            raise ValueError(f"dataset {source}: missing column(s) {missing} for dataset_format 'prompt_completion'; "
-                             f"it has {raw.column_names}")
+        require_columns(raw, ("prompt", "completion"), dataset_format, source)
         return raw.select_columns(["prompt", "completion"])
-    if "conversations" not in raw.column_names:
-        raise ValueError(f"dataset {source}: missing column(s) ['conversations'] for dataset_format "
-                         f"'bespoke_stratos'; it has {raw.column_names}")
+    require_columns(raw, ("conversations",), dataset_format, source)
     rows = [bespoke_to_prompt_completion(row, template) for row in raw]
     kept = [row for row in rows if row is not None]
     _log_dropped(len(rows), len(kept), source or dataset_format, "without thought/solution markers")

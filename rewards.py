@@ -116,7 +116,7 @@ def reasoning_text(text: str, reasoning_tag: str) -> str:
 # --------------------------------------------------------------------------- answer checking
 
 _pool: VerifyPool | None = None
-_pool_settings = {"workers": 4, "timeout_s": 5.0, "memory_mb": 2048}
+_pool_settings: dict = {}  # VerifyPool's own defaults until configure_verification is called
 
 
 def configure_verification(workers: int, timeout_s: float, memory_mb: int):
