@@ -2,7 +2,8 @@
 
 RL (train_grpo.py): every example becomes a chat `prompt` and a gold `solution`.
 SFT (train_sft.py): every example becomes a chat `prompt` and an assistant `completion`
-written in the prompt template's tags, so SFT teaches exactly the format RL rewards.
+written in the prompt template's tags, so SFT teaches exactly the format RL rewards:
+Bespoke-Stratos traces, or GSM8K-schema worked solutions (GSM8K itself, or `arithmetic`).
 
 Sources, chosen by `dataset_name` in the config:
   * a Hub id: openai/gsm8k (config main), AI-MO/NuminaMath-TIR, HuggingFaceH4/MATH-500;
@@ -24,7 +25,7 @@ import yaml
 from datasets import Dataset, concatenate_datasets, load_dataset
 from trl import ScriptArguments
 
-from rewards import last_boxed
+from rewards import boxed_groups
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,15 @@ class DataArguments(ScriptArguments):
                           "traces) to train on alongside dataset_name."},
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep only the first N examples."})
+    max_completion_tokens: int | None = field(
+        default=None, metadata={"help": "SFT: drop traces whose assistant turn is longer than this many tokens. Set "
+                                        "it to the RL stage's max_completion_length: a model taught longer traces "
+                                        "is cut off there, and a truncated completion scores 0."})
     arithmetic_size: int = field(default=1000, metadata={"help": "Problems to generate for `arithmetic`."})
     arithmetic_seed: int = field(default=0, metadata={"help": "Seed of the `arithmetic` generator."})
+    arithmetic_kinds: list[str] | None = field(
+        default=None, metadata={"help": "Kinds of `arithmetic` problems (all by default): add_sub, multiply, "
+                                        "wage, share."})
     prompt_template: str = field(default="r1_zero", metadata={"help": "A template name from prompt_templates_file."})
     prompt_templates_file: str = field(default=str(REPO_ROOT / "configs" / "prompts.yaml"))
 
@@ -66,9 +74,8 @@ def gsm8k_gold(answer: str) -> str | None:
 
 def boxed_gold(solution: str) -> str | None:
     """The content of the last `\\boxed{}` of a worked solution (NuminaMath-TIR)."""
-    boxed = last_boxed(solution) if isinstance(solution, str) else None
-    gold = boxed[len("\\boxed{") : -1].strip() if boxed else ""
-    return gold or None
+    boxes = boxed_groups(solution) if isinstance(solution, str) else []
+    return boxes[-1].strip() or None if boxes else None
 
 
 def plain_gold(answer) -> str | None:
@@ -112,9 +119,11 @@ def resolve_format(dataset_name: str, dataset_format: str | None, allowed=SCHEMA
 
 @dataclass(frozen=True)
 class PromptTemplate:
+    """A system prompt and the tags it asks for; tags None: no tags, the last `\\boxed{}` is the answer."""
+
     system_prompt: str
-    reasoning_tag: str
-    answer_tag: str
+    reasoning_tag: str | None
+    answer_tag: str | None
 
     def messages(self, problem: str) -> list[dict]:
         return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": problem}]
@@ -125,13 +134,16 @@ class PromptTemplate:
         return f"<{r}>\n{reasoning}\n</{r}>\n<{a}>\n{answer}\n</{a}>"
 
 
-def load_prompt_template(name: str, path: str | Path) -> PromptTemplate:
+def load_prompt_template(name: str, path: str | Path, for_training: bool = False) -> PromptTemplate:
+    """A template by name. Training needs one that asks for tags: the rewards and SFT traces use them."""
     templates = yaml.safe_load(Path(path).read_text())
-    if name not in templates:
-        raise ValueError(f"prompt_template: unknown '{name}'; allowed (from {path}): {sorted(templates)}")
+    allowed = sorted(n for n, t in templates.items() if not for_training or (t["reasoning_tag"] and t["answer_tag"]))
+    if name not in allowed:
+        why = "asks for no tags, so it is for evaluation only" if name in templates else "unknown"
+        raise ValueError(f"prompt_template: '{name}' {why}; allowed (from {path}): {allowed}")
     template = PromptTemplate(**templates[name])
     for tag in (template.reasoning_tag, template.answer_tag):
-        if f"<{tag}>" not in template.system_prompt:
+        if tag is not None and f"<{tag}>" not in template.system_prompt:
             raise ValueError(f"prompt_template '{name}': its system_prompt never shows the <{tag}> tag the rewards "
                              f"look for; fix {path}")
     return template
@@ -141,10 +153,10 @@ def load_prompt_template(name: str, path: str | Path) -> PromptTemplate:
 
 
 def load_raw(dataset_name: str, dataset_config: str | None = None, split: str = "train",
-             arithmetic_size: int = 1000, arithmetic_seed: int = 0) -> Dataset:
+             arithmetic_size: int = 1000, arithmetic_seed: int = 0, arithmetic_kinds: list[str] | None = None) -> Dataset:
     """Rows in the source's own schema, from the generator, a local file/folder or the Hub."""
     if dataset_name == ARITHMETIC:
-        return arithmetic_problems(arithmetic_size, arithmetic_seed)
+        return arithmetic_problems(arithmetic_size, arithmetic_seed, arithmetic_kinds)
     path = Path(dataset_name)
     if path.is_file():
         builder = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}.get(path.suffix)
@@ -188,9 +200,9 @@ def _log_dropped(before: int, after: int, source: str, why: str):
 def load_rl_dataset(args: DataArguments, split: str | None = None) -> Dataset:
     """The configured dataset as {prompt, solution} rows, ready for GRPOTrainer."""
     dataset_format = resolve_format(args.dataset_name, args.dataset_format)
-    template = load_prompt_template(args.prompt_template, args.prompt_templates_file)
+    template = load_prompt_template(args.prompt_template, args.prompt_templates_file, for_training=True)
     raw = load_raw(args.dataset_name, args.dataset_config, split or args.dataset_train_split,
-                   args.arithmetic_size, args.arithmetic_seed)
+                   args.arithmetic_size, args.arithmetic_seed, args.arithmetic_kinds)
     if args.max_train_samples is not None:
         raw = raw.select(range(min(args.max_train_samples, len(raw))))
     return to_rl_dataset(raw, dataset_format, template, source=args.dataset_name)
@@ -202,11 +214,13 @@ _THOUGHT = re.compile(r"<\|begin_of_thought\|>(.*?)<\|end_of_thought\|>", re.DOT
 _SOLUTION = re.compile(r"<\|begin_of_solution\|>(.*?)<\|end_of_solution\|>", re.DOTALL)
 # Bespoke-Stratos asks for \boxed{} in each user turn; our system prompt sets the format instead.
 _BOXED_INSTRUCTION = "Return your final response within \\boxed{}."
-SFT_FORMATS = ("bespoke_stratos", "prompt_completion")
+_CALCULATOR_NOTE = re.compile(r"<<[^>]*>>")
+SFT_FORMATS = ("bespoke_stratos", "gsm8k", "prompt_completion")
 
 
 def bespoke_to_prompt_completion(row: dict, template: PromptTemplate) -> dict | None:
-    """A Bespoke-Stratos row as {prompt, completion} in the template's tags, or None if malformed."""
+    """A Bespoke-Stratos row as {prompt, completion} in the template's tags: thought and written-up
+    solution as the reasoning, the solution's last `\\boxed{}` as the answer; None if malformed."""
     turns = row.get("conversations") or []
     user = next((t["value"] for t in turns if t.get("from") == "user"), None)
     assistant = next((t["value"] for t in reversed(turns) if t.get("from") == "assistant"), None)
@@ -216,8 +230,31 @@ def bespoke_to_prompt_completion(row: dict, template: PromptTemplate) -> dict | 
     problem = user.replace(_BOXED_INSTRUCTION, "").strip()
     if not (thought and solution and problem and thought.group(1).strip() and solution.group(1).strip()):
         return None
-    completion = template.completion(thought.group(1).strip(), solution.group(1).strip())
+    # The answer block holds the final answer only (what `accuracy` grades); the written-up
+    # solution belongs to the reasoning. Rows without a final \boxed{} (proofs, code) are dropped.
+    boxes = boxed_groups(solution.group(1))
+    if not boxes or not boxes[-1].strip():
+        return None
+    completion = template.completion(thought.group(1).strip() + "\n\n" + solution.group(1).strip(), boxes[-1].strip())
     return {"prompt": template.messages(problem), "completion": [{"role": "assistant", "content": completion}]}
+
+
+def gsm8k_to_prompt_completion(row: dict, template: PromptTemplate) -> dict | None:
+    """A GSM8K-schema row as {prompt, completion}: the worked solution (calculator notes
+    removed) is the reasoning, the gold number the answer. None if malformed."""
+    question, answer = row.get("question"), row.get("answer")
+    gold = gsm8k_gold(answer)
+    if not isinstance(question, str) or not question.strip() or gold is None:
+        return None
+    reasoning = _CALCULATOR_NOTE.sub("", answer.rsplit("####", 1)[0]).strip()
+    if not reasoning:
+        return None
+    completion = template.completion(reasoning, gold)
+    return {"prompt": template.messages(question.strip()), "completion": [{"role": "assistant", "content": completion}]}
+
+
+TRACE_CONVERTERS = {"bespoke_stratos": (("conversations",), bespoke_to_prompt_completion),
+                    "gsm8k": (("question", "answer"), gsm8k_to_prompt_completion)}
 
 
 def to_sft_dataset(raw: Dataset, dataset_format: str, template: PromptTemplate, source: str = "") -> Dataset:
@@ -225,16 +262,17 @@ def to_sft_dataset(raw: Dataset, dataset_format: str, template: PromptTemplate, 
     if dataset_format == "prompt_completion":
         require_columns(raw, ("prompt", "completion"), dataset_format, source)
         return raw.select_columns(["prompt", "completion"])
-    require_columns(raw, ("conversations",), dataset_format, source)
-    rows = [bespoke_to_prompt_completion(row, template) for row in raw]
+    columns, convert = TRACE_CONVERTERS[dataset_format]
+    require_columns(raw, columns, dataset_format, source)
+    rows = [convert(row, template) for row in raw]
     kept = [row for row in rows if row is not None]
-    _log_dropped(len(rows), len(kept), source or dataset_format, "without thought/solution markers")
+    _log_dropped(len(rows), len(kept), source or dataset_format, "without a reasoning trace and final answer")
     return Dataset.from_list(kept)
 
 
 def load_sft_dataset(args: DataArguments) -> Dataset:
     """The configured SFT data (plus `extra_train_files`) as {prompt, completion} rows."""
-    template = load_prompt_template(args.prompt_template, args.prompt_templates_file)
+    template = load_prompt_template(args.prompt_template, args.prompt_templates_file, for_training=True)
     sources = [(args.dataset_name, resolve_format(args.dataset_name, args.dataset_format, SFT_FORMATS))]
     for path in args.extra_train_files or []:
         if Path(path).stat().st_size == 0:  # e.g. rejection sampling accepted nothing
@@ -243,7 +281,8 @@ def load_sft_dataset(args: DataArguments) -> Dataset:
             sources.append((path, "prompt_completion"))
     parts = []
     for name, dataset_format in sources:
-        raw = load_raw(name, args.dataset_config, args.dataset_train_split)
+        raw = load_raw(name, args.dataset_config, args.dataset_train_split, args.arithmetic_size,
+                       args.arithmetic_seed, args.arithmetic_kinds)
         if args.max_train_samples is not None:
             raw = raw.select(range(min(args.max_train_samples, len(raw))))
         parts.append(to_sft_dataset(raw, dataset_format, template, source=name))
@@ -256,40 +295,62 @@ _NAMES = ["Ava", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines
 _ITEMS = ["apples", "stickers", "marbles", "books", "pencils", "cookies", "stamps", "shells"]
 
 
-def _problem(rng: random.Random) -> tuple[str, list[str], int]:
-    """One word problem: (question, worked steps with GSM8K's <<calc>> notes, answer)."""
-    name, item = rng.choice(_NAMES), rng.choice(_ITEMS)
-    kind = rng.randrange(4)
-    if kind == 0:
-        a, b = rng.randint(5, 60), rng.randint(2, 40)
-        c = rng.randint(1, a + b - 1)
-        return (f"{name} has {a} {item}. {name} gets {b} more and then gives away {c}. "
-                f"How many {item} does {name} have now?",
-                [f"{a}+{b}=<<{a}+{b}={a + b}>>{a + b}", f"{a + b}-{c}=<<{a + b}-{c}={a + b - c}>>{a + b - c}"],
-                a + b - c)
-    if kind == 1:
-        a, b = rng.randint(2, 12), rng.randint(2, 15)
-        return (f"A box holds {a} {item}. {name} fills {b} boxes. How many {item} is that?",
-                [f"{a}*{b}=<<{a}*{b}={a * b}>>{a * b}"], a * b)
-    if kind == 2:
-        rate, hours = rng.randint(8, 30), rng.randint(2, 9)
-        spent = rng.randint(1, rate * hours - 1)
-        left = rate * hours - spent
-        return (f"{name} earns ${rate} an hour and works {hours} hours. {name} then spends ${spent}. "
-                f"How many dollars does {name} have left?",
-                [f"{rate}*{hours}=<<{rate}*{hours}={rate * hours}>>{rate * hours}",
-                 f"{rate * hours}-{spent}=<<{rate * hours}-{spent}={left}>>{left}"], left)
+_OPS = {"+": int.__add__, "-": int.__sub__, "*": int.__mul__, "/": int.__floordiv__}
+
+
+def _calc(a: int, op: str, b: int) -> str:
+    """`a op b = <<a op b=value>>value`: GSM8K's notation for a calculator step."""
+    value = _OPS[op](a, b)
+    return f"{a} {op} {b} = <<{a}{op}{b}={value}>>{value}"
+
+
+def _add_sub(rng: random.Random, name: str, item: str) -> tuple[str, list[str], int]:
+    a, b = rng.randint(5, 60), rng.randint(2, 40)
+    c = rng.randint(1, a + b - 1)
+    return (f"{name} has {a} {item}. {name} gets {b} more and then gives away {c}. "
+            f"How many {item} does {name} have now?",
+            [f"After getting {b} more, {name} has {_calc(a, '+', b)} {item}.",
+             f"After giving away {c}, {name} has {_calc(a + b, '-', c)} {item}."], a + b - c)
+
+
+def _multiply(rng: random.Random, name: str, item: str) -> tuple[str, list[str], int]:
+    a, b = rng.randint(2, 12), rng.randint(2, 15)
+    return (f"A box holds {a} {item}. {name} fills {b} boxes. How many {item} is that?",
+            [f"{b} boxes of {a} {item} hold {_calc(b, '*', a)} {item}."], a * b)
+
+
+def _wage(rng: random.Random, name: str, item: str) -> tuple[str, list[str], int]:
+    rate, hours = rng.randint(8, 30), rng.randint(2, 9)
+    spent = rng.randint(1, rate * hours - 1)
+    return (f"{name} earns ${rate} an hour and works {hours} hours. {name} then spends ${spent}. "
+            f"How many dollars does {name} have left?",
+            [f"{name} earns {_calc(rate, '*', hours)} dollars.",
+             f"After spending {spent}, {name} has {_calc(rate * hours, '-', spent)} dollars left."],
+            rate * hours - spent)
+
+
+def _share(rng: random.Random, name: str, item: str) -> tuple[str, list[str], int]:
     friends, each = rng.randint(2, 9), rng.randint(2, 12)
-    total = friends * each
-    return (f"{name} shares {total} {item} equally among {friends} friends. How many {item} does each friend get?",
-            [f"{total}/{friends}=<<{total}/{friends}={each}>>{each}"], each)
+    return (f"{name} shares {friends * each} {item} equally among {friends} friends. "
+            f"How many {item} does each friend get?",
+            [f"Each friend gets {_calc(friends * each, '/', friends)} {item}."], each)
 
 
-def arithmetic_problems(n: int, seed: int = 0) -> Dataset:
-    """`n` arithmetic word problems in GSM8K's schema (question, answer ending in `#### N`)."""
+# Each kind: (rng, name, item) -> (question, worked steps in GSM8K's style, answer).
+ARITHMETIC_KINDS = {"add_sub": _add_sub, "multiply": _multiply, "wage": _wage, "share": _share}
+
+
+def arithmetic_problems(n: int, seed: int = 0, kinds: list[str] | None = None) -> Dataset:
+    """`n` arithmetic word problems in GSM8K's schema (question, answer ending in `#### N`),
+    drawn evenly from `kinds` (all of ARITHMETIC_KINDS by default)."""
+    unknown = sorted(set(kinds or []) - set(ARITHMETIC_KINDS))
+    if unknown or kinds == []:
+        raise ValueError(f"arithmetic_kinds: unknown {unknown or kinds}; allowed: {sorted(ARITHMETIC_KINDS)}")
+    makers = [ARITHMETIC_KINDS[k] for k in (kinds or ARITHMETIC_KINDS)]
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
-        question, steps, answer = _problem(rng)
+        name, item = rng.choice(_NAMES), rng.choice(_ITEMS)
+        question, steps, answer = rng.choice(makers)(rng, name, item)
         rows.append({"question": question, "answer": "\n".join(steps) + f"\n#### {answer}"})
     return Dataset.from_list(rows)

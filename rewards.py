@@ -8,9 +8,11 @@ arguments, and so do TRL's `prompts`, `completion_ids` and `log_metric`.
 To add a reward: write a function below, decorate it with `@register("name")`, give its
 tunable parameters keyword defaults (those defaults are the only place they are set), and
 name it in the config's `reward_funcs`. Override its parameters from the config with
-`reward_kwargs: {name: {param: value}}`. `get_reward_funcs` wraps each reward so that
-it never raises and never returns NaN/inf: an exception or a non-finite value scores 0.0
-and is counted in the `rewards/<name>/errors` metric.
+`reward_kwargs: {name: {param: value}}` (bound them with `@register(name, param=">= 1")`).
+`get_reward_funcs` wraps each reward so that it never returns NaN/inf and a failure is
+seen: an exception or a non-finite value scores 0.0 and is counted in the
+`rewards/<name>/errors` metric, and a reward that raises on MAX_FAILED_BATCHES batches in
+a row stops the run (RewardFailure) instead of letting it train on the other rewards.
 
 Answer checking (`accuracy`, `cosine`) runs math-verify in killable worker processes
 (`scripts/verify_pool.py`): it is known to hang and to exhaust memory on some inputs.
@@ -35,9 +37,16 @@ REWARDS: dict[str, Callable] = {}
 MAX_ANSWER_CHARS = 1000
 
 
-def register(name: str):
+# Allowed values of reward parameters, declared at registration: {reward: {parameter: "op bound"}}.
+PARAMETER_RANGES: dict[str, dict[str, str]] = {}
+_COMPARISONS = {">=": float.__ge__, ">": float.__gt__, "<=": float.__le__, "<": float.__lt__}
+
+
+def register(name: str, **ranges: str):
+    """Add a reward under `name`; `ranges` bound its numeric parameters, e.g. `max_len="> 0"`."""
     def add(func):
         REWARDS[name] = func
+        PARAMETER_RANGES[name] = ranges
         return func
 
     return add
@@ -72,8 +81,10 @@ def tag_blocks(text: str, reasoning_tag: str, answer_tag: str):
             text[ends[2] : starts[3]], text[ends[3] :])
 
 
-def last_tag_content(text: str, tag: str) -> str | None:
-    """Content of the last complete `<tag>...</tag>` block."""
+def last_tag_content(text: str, tag: str | None) -> str | None:
+    """Content of the last complete `<tag>...</tag>` block (None without a tag)."""
+    if tag is None:
+        return None
     close = text.rfind(f"</{tag}>")
     if close < 0:
         return None
@@ -81,27 +92,42 @@ def last_tag_content(text: str, tag: str) -> str | None:
     return None if open_ < 0 else text[open_ + len(tag) + 2 : close]
 
 
-def last_boxed(text: str) -> str | None:
-    """The last `\\boxed{...}` group (with braces balanced), or None if absent/unterminated."""
-    start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
-    depth = 0
-    for i in range(start + len("\\boxed"), len(text)):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start : i + 1]
-    return None
+def boxed_groups(text: str) -> list[str]:
+    """The contents of every complete `\\boxed{...}` (braces balanced), in order."""
+    groups, start = [], text.find("\\boxed{")
+    while start >= 0:
+        depth, end = 0, None
+        for i in range(start + len("\\boxed"), len(text)):
+            if text[i] == "{":
+                depth += 1
+            elif text[i] == "}":
+                depth -= 1
+                if depth == 0:
+                    end = i
+                    break
+        if end is None:  # unterminated: nothing after it can close either
+            break
+        groups.append(text[start + len("\\boxed{") : end])
+        start = text.find("\\boxed{", end)
+    return groups
 
 
-def final_answer(text: str, answer_tag: str = "answer") -> str | None:
-    """Only the final answer counts: the last answer block, else the last `\\boxed{}`."""
-    answer = last_tag_content(text, answer_tag)
-    if answer is None:
-        answer = last_boxed(text)
+def final_answer(text: str, answer_tag: str | None = "answer") -> str | None:
+    """Only the final answer counts: the last answer block, else the last `\\boxed{}`.
+
+    A box is unwrapped wherever it is, so `\\boxed{72 dollars}` is judged like `72 dollars`.
+    An answer block that holds a box is graded by it: by its last box when the block is a
+    long write-up (over MAX_ANSWER_CHARS), as written when it holds several different boxes
+    (`\\boxed{71} or \\boxed{72}` is a hedge, and math-verify compares all of them).
+    """
+    block = last_tag_content(text, answer_tag)
+    boxes = boxed_groups(text if block is None else block)
+    if block is None:
+        answer = boxes[-1] if boxes else None
+    elif boxes and (len(set(boxes)) == 1 or len(block) > MAX_ANSWER_CHARS):
+        answer = boxes[-1]
+    else:
+        answer = block
     if answer is None or not answer.strip() or len(answer) > MAX_ANSWER_CHARS:
         return None
     return answer.strip()
@@ -154,16 +180,47 @@ def as_verifiable(answer: str) -> str:
     return answer if has_delimiters else f"${answer}$"
 
 
+# LaTeX command names, `\\text{...}`-like groups and environment names are not words in an answer.
+_LATEX_NAMES = re.compile(r"\\(?:text\w*|mbox|mathrm|operatorname|begin|end)\s*\{[^{}]*\}|\\[A-Za-z]+")
+_BARE_WORD = re.compile(r"[A-Za-z]{2,}")
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def gold_latex(gold: str) -> str:
+    return f"$\\boxed{{{gold}}}$"
+
+
+def _gold_candidates(golds) -> list[str]:
+    """Distinct golds that may be math: strings with no bare words (`forty two` would parse as
+    a product of symbols, and any rearrangement of the words would then be "correct")."""
+    return [g for g in dict.fromkeys(golds)
+            if isinstance(g, str) and g.strip() and not _BARE_WORD.search(_LATEX_NAMES.sub(" ", g))]
+
+
+def usable_golds(golds) -> list[bool]:
+    """Per gold: does it read as math? Plain numbers do; anything else must verify against itself."""
+    candidates = [g for g in _gold_candidates(golds) if not _PLAIN_NUMBER.fullmatch(g)]
+    verdicts = verification_pool().judge([(gold_latex(g), as_verifiable(g)) for g in candidates])
+    parsed = {g: v is True for g, v in zip(candidates, verdicts)}
+    return [isinstance(g, str) and bool(_PLAIN_NUMBER.fullmatch(g) or parsed.get(g)) for g in golds]
+
+
 def check_answers(completions, solution, answer_tag: str, log_metric=None) -> list[bool | None]:
-    """Per completion: is its final answer equal to the gold? None if the gold is unparseable."""
+    """Per completion: is its final answer equal to the gold? None for every completion of a
+    gold that does not read as math, with or without an answer, so that it never pays."""
     answers = [final_answer(completion_text(c), answer_tag) for c in completions]
-    todo = [i for i, a in enumerate(answers) if a is not None and solution[i] is not None]
+    candidates = _gold_candidates(solution)
+    todo = [i for i, a in enumerate(answers) if a is not None and solution[i] in candidates]
     pool = verification_pool()
     timeouts_before, crashes_before = pool.stats.timeouts, pool.stats.crashes
-    verdicts = pool.judge([(f"$\\boxed{{{solution[i]}}}$", as_verifiable(answers[i])) for i in todo])
-    correct: list[bool | None] = [False] * len(completions)
-    for i, verdict in zip(todo, verdicts):
-        correct[i] = verdict
+    # One batch: each gold against itself (does it parse?), then every answer against its gold.
+    verdicts = pool.judge([(gold_latex(g), as_verifiable(g)) for g in candidates]
+                          + [(gold_latex(solution[i]), as_verifiable(answers[i])) for i in todo])
+    usable = {g for g, ok in zip(candidates, verdicts) if ok}
+    correct: list[bool | None] = [False if gold in usable else None for gold in solution]
+    for i, verdict in zip(todo, verdicts[len(candidates):]):
+        if solution[i] in usable:
+            correct[i] = bool(verdict)
     if log_metric is not None:
         log_metric("verify/timeouts", pool.stats.timeouts - timeouts_before)
         log_metric("verify/crashes", pool.stats.crashes - crashes_before)
@@ -176,8 +233,8 @@ def check_answers(completions, solution, answer_tag: str, log_metric=None) -> li
 @register("accuracy")
 def accuracy(completions, solution, answer_tag: str = "answer", log_metric=None, **kwargs):
     """Pays 1.0 when the final answer (last answer block, else last `\\boxed{}`) equals the
-    gold `solution` under math-verify, else 0.0. None when the gold itself does not parse
-    (TRL then leaves that sample out of this reward). Range {0, 1}."""
+    gold `solution` under math-verify, else 0.0. None for the whole group when the gold does
+    not read as math (TRL then leaves those samples out of this reward). Range {0, 1}."""
     return [None if ok is None else float(ok) for ok in check_answers(completions, solution, answer_tag, log_metric)]
 
 
@@ -193,28 +250,28 @@ def format_(completions, reasoning_tag: str = "think", answer_tag: str = "answer
     return rewards
 
 
-_STEP_LINE = re.compile(
-    r"^[ \t]*(?:Step\s*\d+\s*[:.)]|\d+\s*[.)]|[-*\u2022]|(?:First|Second|Third|Next|Then|Finally)\b,?)[ \t]*(.*)$",
-    re.MULTILINE | re.IGNORECASE,
-)
+_STEP_MARKER = r"(?:Step\s*\d+\s*[:.)]|\d+\s*[.)]|[-*\u2022]|(?:First|Second|Third|Next|Then|Finally)\b,?)"
+_STEP_LINE = re.compile(rf"^[ \t]*{_STEP_MARKER}[ \t]*(.*)$", re.MULTILINE | re.IGNORECASE)
+_LEADING_MARKERS = re.compile(rf"^(?:\s*{_STEP_MARKER})+\s*", re.IGNORECASE)
 
 
-@register("reasoning_steps")
+@register("reasoning_steps", target_steps=">= 1", min_words=">= 1")
 def reasoning_steps(completions, reasoning_tag: str = "think", target_steps: int = 3, min_words: int = 3, **kwargs):
     """Pays for step-by-step reasoning: distinct lines of the reasoning block that start with a
     step marker ("Step 2:", "2.", "-", "First,", "Finally,") and carry at least `min_words`
-    words, as min(1, steps / target_steps). Bare markers ("Step 1: Step 2:") and repeated
-    lines earn nothing. Range [0, 1]."""
+    words after its markers ("Step 1: First, add 3 and 4." counts), as min(1, steps / target_steps).
+    Bare markers ("Step 1: Step 2:") and repeated lines earn nothing. Range [0, 1]."""
     rewards = []
     for c in completions:
-        bodies = {m.group(1).strip() for m in _STEP_LINE.finditer(reasoning_text(completion_text(c), reasoning_tag))}
-        steps = sum(1 for body in bodies if len(body.split()) >= min_words and not _STEP_LINE.match(body))
+        lines = _STEP_LINE.finditer(reasoning_text(completion_text(c), reasoning_tag))
+        bodies = {_LEADING_MARKERS.sub("", m.group(1)).strip() for m in lines}
+        steps = sum(1 for body in bodies if len(body.split()) >= min_words)
         rewards.append(min(1.0, steps / target_steps))
     return rewards
 
 
-@register("cosine")
-def cosine(completions, solution, answer_tag: str = "answer", completion_ids=None, max_len: int = 1000,
+@register("cosine", max_len="> 0", exceed_length_penalty="<= 0")
+def cosine(completions, solution, answer_tag: str = "answer", completion_ids=None, eos_token_ids=(), max_len: int = 1000,
            min_value_correct: float = 0.5, max_value_correct: float = 1.0, min_value_wrong: float = -1.0,
            max_value_wrong: float = -0.5, exceed_length_penalty: float = -1.0, **kwargs):
     """Length-scaled correctness ("Demystifying Long CoT", Yeo et al. 2025): correct answers earn
@@ -222,12 +279,18 @@ def cosine(completions, solution, answer_tag: str = "answer", completion_ids=Non
     tokens; wrong answers earn min_value_wrong when short, rising to max_value_wrong at
     `max_len` (a short wrong answer is the worst: think more when unsure). At or past `max_len`
     (truncated) the reward is `exceed_length_penalty`. Correctness is checked here with the same
-    math-verify as `accuracy`. Length is in tokens (TRL's `completion_ids`); called without them
-    it estimates tokens as characters / 4. An unparseable gold gives None.
+    math-verify as `accuracy`. Length is in tokens (TRL's `completion_ids`, which end with the
+    EOS token when the model stopped; that token is not counted, so only a completion cut off at
+    `max_len` is penalised); called without them it estimates tokens as characters / 4. A gold
+    that does not read as math gives None.
     Range [min(min_value_wrong, exceed_length_penalty), max_value_correct]."""
     rewards = []
     for i, ok in enumerate(check_answers(completions, solution, answer_tag)):
-        length = len(completion_ids[i]) if completion_ids is not None else len(completion_text(completions[i])) / 4
+        if completion_ids is not None:
+            ids = completion_ids[i]
+            length = len(ids) - bool(len(ids) and ids[-1] in eos_token_ids)
+        else:
+            length = len(completion_text(completions[i])) / 4
         if ok is None:
             rewards.append(None)
             continue
@@ -239,14 +302,20 @@ def cosine(completions, solution, answer_tag: str = "answer", completion_ids=Non
     return rewards
 
 
-@register("repetition")
+# Scripts written without spaces between words: each character counts as a word.
+_UNSPACED_CHAR = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORD = re.compile(rf"[{_UNSPACED_CHAR}]|[^\s{_UNSPACED_CHAR}]+")
+
+
+@register("repetition", ngram_size=">= 1", max_penalty="<= 0")
 def repetition(completions, ngram_size: int = 3, max_penalty: float = -1.0, **kwargs):
     """Penalises repeated word n-grams ("Demystifying Long CoT", appendix C.2): the share of
-    n-grams that are repeats, times `max_penalty` (<= 0). Completions shorter than one n-gram
-    score 0. Range [max_penalty, 0]."""
+    n-grams that are repeats, times `max_penalty` (<= 0). In scripts without spaces between
+    words (Chinese, Japanese, Korean, Thai, ...) each character is a word. Completions shorter
+    than one n-gram score 0. Range [max_penalty, 0]."""
     rewards = []
     for c in completions:
-        words = completion_text(c).lower().split()
+        words = _WORD.findall(completion_text(c).lower())
         ngrams = list(zip(*(words[k:] for k in range(ngram_size))))
         rewards.append((1 - len(set(ngrams)) / len(ngrams)) * max_penalty if ngrams else 0.0)
     return rewards
@@ -389,7 +458,8 @@ class RewardArguments:
 def reward_parameters(func: Callable) -> dict[str, object]:
     """The tunable parameters of a reward: its keyword arguments that have defaults."""
     return {name: p.default for name, p in inspect.signature(func).parameters.items()
-            if p.default is not inspect.Parameter.empty and name not in ("log_metric", "completion_ids", "prompts")}
+            if p.default is not inspect.Parameter.empty
+            and name not in ("log_metric", "completion_ids", "prompts", "eos_token_ids")}
 
 
 def check_reward_config(names: list[str], reward_kwargs: dict) -> None:
@@ -403,9 +473,23 @@ def check_reward_config(names: list[str], reward_kwargs: dict) -> None:
         if not isinstance(params, dict):
             raise ValueError(f"reward_kwargs.{name} must be a mapping of parameter: value, got {params!r}")
         allowed = reward_parameters(REWARDS[name])
-        for param in params:
+        for param, value in params.items():
             if param not in allowed:
                 raise ValueError(f"reward_kwargs.{name}: unknown parameter '{param}'; allowed: {sorted(allowed)}")
+            check_parameter(f"reward_kwargs.{name}.{param}", value, allowed[param], PARAMETER_RANGES[name].get(param))
+
+
+def check_parameter(key: str, value, default, bound: str | None) -> None:
+    """The value must have its default's type (an int is fine for a float) and lie in `bound`."""
+    expected = type(default)
+    numeric = expected in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (numeric and (expected is float or isinstance(value, int))) and not (
+            expected not in (int, float) and isinstance(value, expected)):
+        raise ValueError(f"{key}: {value!r} is not of type {expected.__name__}")
+    if bound is not None:
+        op, limit = bound.split()
+        if not _COMPARISONS[op](float(value), float(limit)):
+            raise ValueError(f"{key}: {value!r} is out of range; allowed: {bound}")
 
 
 def get_reward_funcs(names: list[str], reward_kwargs: dict | None = None, **shared) -> list[Callable]:
@@ -419,23 +503,39 @@ def get_reward_funcs(names: list[str], reward_kwargs: dict | None = None, **shar
     funcs = []
     for name in names:
         func = REWARDS[name]
-        allowed = reward_parameters(func)
-        bound = {k: v for k, v in shared.items() if k in allowed} | reward_kwargs.get(name, {})
+        accepted = inspect.signature(func).parameters
+        bound = {k: v for k, v in shared.items() if k in accepted} | reward_kwargs.get(name, {})
         funcs.append(_guarded(name, func, bound))
     return funcs
 
 
+class RewardFailure(RuntimeError):
+    """A reward kept raising: training on the other rewards alone would be silently wrong."""
+
+
+# A reward that raises on this many batches in a row stops the run (one bad batch scores 0.0).
+MAX_FAILED_BATCHES = 3
+
+
 def _guarded(name: str, func: Callable, bound: dict) -> Callable:
+    failed_batches = 0
+
     def reward(completions, **kwargs):
+        nonlocal failed_batches
         try:
             raw = list(func(completions, **(kwargs | bound)))
             if len(raw) != len(completions):
                 raise ValueError(f"returned {len(raw)} values for {len(completions)} completions")
-        except Exception:
+        except Exception as error:
+            failed_batches += 1
+            if failed_batches >= MAX_FAILED_BATCHES:
+                raise RewardFailure(f"reward '{name}' raised on {failed_batches} batches in a row, last: "
+                                    f"{type(error).__name__}: {error}") from error
             logger.exception("reward '%s' raised; scoring this batch 0.0", name)
             raw = [0.0] * len(completions)
             errors = len(completions)
         else:
+            failed_batches = 0
             errors = 0
         values = []
         for value in raw:

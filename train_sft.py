@@ -16,24 +16,31 @@ from transformers import AutoTokenizer
 from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
 from data import DataArguments, load_sft_dataset
-from scripts.run_setup import (ConfigError, StopOnNonFinite, parse_config, resolve_checkpoint,
+from scripts.run_setup import (ConfigError, StopOnNonFinite, check_precision, parse_config, resolve_checkpoint,
                                set_model_init_kwargs, setup_logging, train_and_save)
 
 logger = logging.getLogger("train_sft")
 
 
-def drop_long_examples(dataset, tokenizer, max_length: int):
-    """Keep examples whose whole chat fits in `max_length` tokens: a truncated trace loses its answer."""
+def drop_long_examples(dataset, tokenizer, max_length: int | None, max_completion_tokens: int | None = None):
+    """Keep examples whose whole chat fits in `max_length` tokens and whose assistant turn fits in
+    `max_completion_tokens`: a truncated trace loses its answer, and RL cuts completions at its budget."""
+    def n_tokens(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
     def fits(row):
-        text = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=False)
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= max_length
+        prompt = tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
+        whole = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=False)
+        return ((max_length is None or n_tokens(whole) <= max_length)
+                and (max_completion_tokens is None or n_tokens(whole) - n_tokens(prompt) <= max_completion_tokens))
 
     kept = dataset.filter(fits)
+    limits = f"max_length={max_length}" + (f", max_completion_tokens={max_completion_tokens}"
+                                            if max_completion_tokens is not None else "")
     if len(kept) < len(dataset):
-        logger.warning("dropped %d of %d examples longer than max_length=%d tokens",
-                       len(dataset) - len(kept), len(dataset), max_length)
+        logger.warning("dropped %d of %d examples longer than %s tokens", len(dataset) - len(kept), len(dataset), limits)
     if len(kept) == 0:
-        raise ConfigError(f"max_length: all {len(dataset)} examples are longer than {max_length} tokens")
+        raise ConfigError(f"max_length: all {len(dataset)} examples are longer than {limits} tokens")
     return kept
 
 
@@ -41,7 +48,8 @@ def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelCo
     if not model_args.model_name_or_path:
         raise ConfigError("model_name_or_path: required (a Hub id or a local checkpoint folder)")
     if not data_args.dataset_name:
-        raise ConfigError("dataset_name: required (bespokelabs/Bespoke-Stratos-17k or a local jsonl)")
+        raise ConfigError("dataset_name: required (bespokelabs/Bespoke-Stratos-17k, a local jsonl, or 'arithmetic')")
+    check_precision(training_args, model_args)
     checkpoint = resolve_checkpoint(training_args)
     try:
         dataset = load_sft_dataset(data_args)
@@ -49,8 +57,8 @@ def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelCo
         raise ConfigError(str(error)) from error
 
     tokenizer = AutoTokenizer.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
-    if training_args.max_length is not None:
-        dataset = drop_long_examples(dataset, tokenizer, training_args.max_length)
+    if training_args.max_length is not None or data_args.max_completion_tokens is not None:
+        dataset = drop_long_examples(dataset, tokenizer, training_args.max_length, data_args.max_completion_tokens)
     logger.info("%d SFT examples", len(dataset))
 
     set_model_init_kwargs(training_args, model_args)

@@ -2,7 +2,7 @@
 
     python scripts/bench_startup.py --output outputs/bench/startup.json
 
-Runs `train_grpo.py --config configs/demo.yaml --max_steps 1` and splits its wall time into
+Runs `train_grpo.py --config configs/demo_zero.yaml --max_steps 1` and splits its wall time into
 startup (imports, config checks, data, model load, math-verify workers), the first step
 (TRL's `step_time`) and the rest (saving).
 """
@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="configs/demo.yaml")
+    parser.add_argument("--config", default="configs/demo_zero.yaml")
     parser.add_argument("--output", type=Path, default=Path("outputs/bench/startup.json"))
     args, extra = parser.parse_known_args()
     with tempfile.TemporaryDirectory() as out:

@@ -1,8 +1,33 @@
 #!/usr/bin/env bash
-# Set up (once) and run the CPU demo: GRPO on SmolLM2-135M-Instruct with the R1 rewards.
-# Extra arguments override the config, e.g. `bash scripts/demo.sh --max_steps 20`.
+# Set up (once) and run the CPU demo: the R1 recipe in miniature on SmolLM2-135M-Instruct.
+#   1. evaluate the base model on held-out generated problems (greedy)
+#   2. cold-start SFT on think/answer traces from the arithmetic generator (configs/demo_sft.yaml)
+#   3. GRPO with the R1 rewards on the SFT model (configs/demo_r1.yaml)
+#   4. evaluate after each stage; print the table and one problem answered before and after,
+#      plot the reward curves. The final model is outputs/demo/.
+# Extra arguments go to the GRPO stage, e.g. `bash scripts/demo.sh --max_steps 30`.
+# Environment: OUT (default outputs/demo), EVAL_PROBLEMS (default 100). A finished SFT
+# stage is reused (delete $OUT/sft to redo it); GRPO and its evaluation always run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
-python train_grpo.py --config configs/demo.yaml "$@"
+OUT=${OUT:-outputs/demo}
+EVAL=(--benchmarks arithmetic --limit "${EVAL_PROBLEMS:-100}" --k 1 --max_new_tokens 96 --lenient false)
+mkdir -p "$OUT/eval"
+
+evaluate() {  # evaluate <stage> <model>
+  echo "=== evaluate $1 ($2) on ${EVAL_PROBLEMS:-100} held-out problems"
+  python scripts/evaluate.py --model "$2" --output "$OUT/eval/$1.json" "${EVAL[@]}" | tail -n 3
+}
+
+[ -f "$OUT/eval/base.json" ] || evaluate base checkpoints/SmolLM2-135M-Instruct
+if [ -f "$OUT/sft/model.safetensors" ]; then echo "=== SFT: reusing $OUT/sft"; else
+  echo "=== cold-start SFT"
+  python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft"
+fi
+[ -f "$OUT/eval/sft.json" ] || evaluate sft "$OUT/sft"
+echo "=== GRPO on the SFT model"
+python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$OUT/sft" --output_dir "$OUT" "$@"
+evaluate grpo "$OUT"
+python scripts/demo_report.py "$OUT"

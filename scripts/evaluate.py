@@ -3,11 +3,16 @@
     python scripts/evaluate.py --model outputs/demo --limit 20 --k 4 --output eval.json \\
         --gsm8k_source ../shared/data/gsm8k --math500_source ../shared/data/math500
 
-Per benchmark: pass@1 (greedy), maj@k and pass@k over k samples, format-compliance rate and
-mean completion length (tokens) of the greedy answers. vLLM when installed with a GPU,
+Per benchmark (GSM8K, MATH-500, or `arithmetic`: generated problems from a held-out seed):
+the strict score in the training format (prompt_template): pass@1 (greedy), maj@k and pass@k
+over k samples (answers equal under math-verify vote together), format-compliance rate and mean
+completion length (tokens) of the greedy answers; and the lenient score `lenient_pass@1`:
+greedy under Qwen's own CoT prompt, the last \\boxed{} graded, comparable with published numbers.
+The JSON also keeps every greedy completion. vLLM when installed with a GPU,
 transformers otherwise; deterministic for a given seed. Writes JSON and prints a table.
 """
 
+import itertools
 import json
 import sys
 from collections import Counter
@@ -16,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data import REPO_ROOT, load_prompt_template, load_raw, to_rl_dataset  # noqa: E402
-from rewards import check_answers, final_answer, get_reward_funcs  # noqa: E402
+from data import ARITHMETIC, REPO_ROOT, load_prompt_template, load_raw, to_rl_dataset  # noqa: E402
+from rewards import as_verifiable, check_answers, final_answer, get_reward_funcs, gold_latex, verification_pool  # noqa: E402
 from scripts.generation import make_generator  # noqa: E402
 from scripts.run_setup import ConfigError, parse_config  # noqa: E402
 
-BENCHMARKS = {"gsm8k": "gsm8k", "math500": "math500"}  # name -> dataset_format
+BENCHMARKS = {"gsm8k": "gsm8k", "math500": "math500", ARITHMETIC: "gsm8k"}  # name -> dataset_format
 
 
 @dataclass
@@ -30,38 +35,54 @@ class EvalArguments:
     benchmarks: list[str] = field(default_factory=lambda: ["gsm8k", "math500"])
     gsm8k_source: str = field(default="openai/gsm8k", metadata={"help": "Hub id, or a local folder/file."})
     math500_source: str = field(default="HuggingFaceH4/MATH-500", metadata={"help": "Hub id, or a local folder/file."})
+    arithmetic_size: int = field(default=200, metadata={"help": "Generated problems for the `arithmetic` benchmark."})
+    arithmetic_seed: int = field(default=1000, metadata={"help": "Its seed: keep it away from the training "
+                                                                 "seeds (arithmetic_seed in the configs) to hold "
+                                                                 "the problems out."})
     split: str = "test"
     limit: int | None = field(default=None, metadata={"help": "Evaluate the first N problems only."})
     k: int = field(default=4, metadata={"help": "Samples per problem for maj@k and pass@k (1 = greedy only)."})
     temperature: float = 0.6
     max_new_tokens: int = 512
     seed: int = 0
-    prompt_template: str = "r1_zero"
+    prompt_template: str = field(default="r1_zero", metadata={"help": "The strict score: the training format."})
     prompt_templates_file: str = str(REPO_ROOT / "configs" / "prompts.yaml")
+    lenient: bool = field(default=True, metadata={"help": "Also score greedy answers under lenient_template."})
+    lenient_template: str = field(default="qwen_boxed", metadata={"help": "The lenient score's prompt: Qwen's own "
+                                                                          "CoT prompt, the last \\boxed{} graded."})
     backend: str = field(default="auto", metadata={"help": "auto, vllm or hf."})
     output: str = "eval_results.json"
 
 
-def vote_key(answer: str | None) -> str | None:
-    """Answers that are the same text up to spacing, `$` and a final period vote together."""
-    if answer is None:
+def equivalences(groups: list[list[str | None]]) -> set[tuple[str, str]]:
+    """The pairs of different answer texts, within one group, that math-verify judges equal."""
+    pairs = list({pair for answers in groups
+                  for pair in itertools.combinations(dict.fromkeys(a for a in answers if a is not None), 2)})
+    verdicts = verification_pool().judge([(gold_latex(a), as_verifiable(b)) for a, b in pairs])
+    return {pair for pair, same in zip(pairs, verdicts) if same}
+
+
+def majority_index(answers: list[str | None], equal: set[tuple[str, str]] = frozenset()) -> int | None:
+    """Index of a sample holding the most common answer, answers that are the same text or in
+    `equal` voting together (`18`, `18.00` and `18 dollars` are one answer); ties go to the
+    answer seen first. Samples without an answer do not vote; None when nobody voted."""
+    representatives, votes = [], Counter()
+    for i, answer in enumerate(answers):
+        if answer is None:
+            continue
+        rep = next((r for r in representatives if answers[r] == answer or (answers[r], answer) in equal
+                    or (answer, answers[r]) in equal), None)
+        if rep is None:
+            representatives.append(rep := i)
+        votes[rep] += 1
+    if not votes:
         return None
-    return "".join(answer.replace("$", "").split()).rstrip(".") or None
+    top = max(votes.values())
+    return next(r for r in representatives if votes[r] == top)
 
 
-def majority_index(answers: list[str | None]) -> int | None:
-    """Index of a sample holding the most common answer; ties go to the answer seen first.
-    Samples without an answer do not vote; None when nobody voted."""
-    keys = [vote_key(a) for a in answers]
-    counts = Counter(k for k in keys if k is not None)
-    if not counts:
-        return None
-    top = max(counts.values())
-    return next(i for i, k in enumerate(keys) if k is not None and counts[k] == top)
-
-
-def score(greedy, sampled, solutions, template) -> dict:
-    """Metrics for one benchmark from the greedy samples and the k samples per problem."""
+def score(greedy, sampled, solutions, template) -> tuple[dict, list[dict]]:
+    """Metrics for one benchmark from the greedy and the k samples per problem, and the greedy completions."""
     completions = [s.text for s in greedy]
     correct = check_answers(completions, solutions, template.answer_tag)
     (format_reward,) = get_reward_funcs(["format"], reasoning_tag=template.reasoning_tag,
@@ -72,18 +93,23 @@ def score(greedy, sampled, solutions, template) -> dict:
         "format_rate": sum(format_reward(completions)) / len(solutions),
         "mean_length": sum(s.num_tokens for s in greedy) / len(solutions),
     }
+    examples = [{"gold": gold, "completion": text, "correct": bool(ok)}
+                for gold, text, ok in zip(solutions, completions, correct)]
     if sampled is not None:
         k = len(sampled[0])
         flat = [s.text for samples in sampled for s in samples]
         verdicts = check_answers(flat, [g for g in solutions for _ in range(k)], template.answer_tag)
+        answers = [[final_answer(t, template.answer_tag) for t in flat[i * k : (i + 1) * k]]
+                   for i in range(len(solutions))]
+        equal = equivalences(answers)
         majority_correct = pass_k = 0
         for i in range(len(solutions)):
             group = verdicts[i * k : (i + 1) * k]
-            winner = majority_index([final_answer(t, template.answer_tag) for t in flat[i * k : (i + 1) * k]])
+            winner = majority_index(answers[i], equal)
             majority_correct += winner is not None and bool(group[winner])
             pass_k += any(group)
         result |= {f"maj@{k}": majority_correct / len(solutions), f"pass@{k}": pass_k / len(solutions)}
-    return result
+    return result, examples
 
 
 def evaluate(args: EvalArguments, generator=None) -> dict:
@@ -91,11 +117,13 @@ def evaluate(args: EvalArguments, generator=None) -> dict:
     if unknown:
         raise ConfigError(f"benchmarks: unknown {unknown}; allowed: {sorted(BENCHMARKS)}")
     template = load_prompt_template(args.prompt_template, args.prompt_templates_file)
+    lenient = load_prompt_template(args.lenient_template, args.prompt_templates_file) if args.lenient else None
     generator = generator or make_generator(args.model, args.backend)
-    results = {}
+    results, examples = {}, {}
     for name in args.benchmarks:
-        source = getattr(args, f"{name}_source")
-        raw = load_raw(source, split=args.split)
+        source = ARITHMETIC if name == ARITHMETIC else getattr(args, f"{name}_source")
+        raw = load_raw(source, split=args.split, arithmetic_size=args.arithmetic_size,
+                       arithmetic_seed=args.arithmetic_seed)
         if args.limit is not None:
             raw = raw.select(range(min(args.limit, len(raw))))
         dataset = to_rl_dataset(raw, BENCHMARKS[name], template, source=source)
@@ -103,8 +131,14 @@ def evaluate(args: EvalArguments, generator=None) -> dict:
         greedy = [s[0] for s in generator.generate(prompts, 1, args.max_new_tokens, 0.0, args.seed)]
         sampled = generator.generate(prompts, args.k, args.max_new_tokens, args.temperature, args.seed) \
             if args.k > 1 else None
-        results[name] = score(greedy, sampled, solutions, template)
-    return {"model": args.model, "settings": asdict(args), "benchmarks": results}
+        results[name], examples[name] = score(greedy, sampled, solutions, template)
+        if args.lenient:
+            lenient_prompts = [lenient.messages(p[-1]["content"]) for p in prompts]
+            texts = [s[0].text for s in generator.generate(lenient_prompts, 1, args.max_new_tokens, 0.0, args.seed)]
+            results[name]["lenient_pass@1"] = sum(bool(c) for c in check_answers(texts, solutions, None)) / len(texts)
+        for example, prompt in zip(examples[name], prompts):
+            example["problem"] = prompt[-1]["content"]
+    return {"model": args.model, "settings": asdict(args), "benchmarks": results, "greedy_completions": examples}
 
 
 def table(results: dict) -> str:

@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.plot_metrics import plot  # noqa: E402
 
-STAGES = ["base", "zero", "sft", "r1"]  # evaluation order; eval/<stage>.json
-RL_RUNS = ["zero", "r1"]
+STAGES = ["base", "zero", "sft", "r1", "r1_final"]  # evaluation order; eval/<stage>.json
+RL_RUNS = ["zero", "r1", "r1_final"]
 
 
 def markdown_table(pipeline_dir: Path) -> str:

@@ -38,6 +38,7 @@ def prepare(output: Path = DEFAULT_OUTPUT) -> Path:
     # The GGUF metadata names <|im_start|> as end-of-sequence; the chat template ends turns
     # with <|im_end|> (as the Hub release's tokenizer says), so generation must stop there.
     tokenizer.eos_token = tokenizer.pad_token = "<|im_end|>"
+    tokenizer.clean_up_tokenization_spaces = False  # as the Hub release; True corrupts BPE text (and warns)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # A model loaded from GGUF cannot be saved as is: rebuild a plain one from its config.
     config = loaded.config

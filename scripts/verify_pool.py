@@ -21,10 +21,11 @@ import atexit
 import json
 import os
 import resource
-import select
+import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -32,7 +33,6 @@ from dataclasses import dataclass
 
 @dataclass
 class PoolStats:
-    checks: int = 0  # verdicts requested, cache hits included
     cache_hits: int = 0
     timeouts: int = 0  # checks killed at the wall-clock limit
     crashes: int = 0  # workers that died mid-check (segfault, OOM-kill)
@@ -46,9 +46,6 @@ class _Worker:
         self.ready = False
         self.job = None  # index of the pair being checked
         self.deadline = None
-
-    def fileno(self):
-        return self.proc.stdout.fileno()
 
     def send(self, job: int, gold: str, pred: str, deadline: float):
         self.job, self.deadline = job, deadline
@@ -94,16 +91,15 @@ class VerifyPool:
 
     def judge(self, pairs: list[tuple[str, str]]) -> list[bool | None]:
         """Verdict per (gold, pred): True/False, None when the gold does not parse."""
-        self.stats.checks += len(pairs)
         # Each distinct uncached pair is checked once: a GRPO group often repeats its answer.
         # Killed checks are cached as False too, so a pathological answer stalls a run once.
         new = list(dict.fromkeys(pair for pair in pairs if pair not in self._cache))
-        verdicts = self._run(new)
+        verdicts = {pair: self._cache[pair] for pair in pairs if pair in self._cache} | self._run(new)
         if len(self._cache) + len(new) > self._cache_size:
             self._cache.clear()
         self._cache.update(verdicts)
         self.stats.cache_hits += len(pairs) - len(new)
-        return [self._cache[pair] for pair in pairs]
+        return [verdicts[pair] for pair in pairs]
 
     def _run(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], bool | None]:
         """Check each pair once in the workers; a killed or crashed check is False."""
@@ -125,7 +121,11 @@ class VerifyPool:
             pending = [w for w in self._workers if w.job is not None or not w.ready]
             deadlines = [w.deadline for w in pending if w.job is not None]
             wait = min(deadlines) - now if deadlines else self.startup_timeout_s
-            readable, _, _ = select.select(pending, [], [], max(0.0, wait))
+            # selectors (poll/epoll), not select.select: that fails on descriptors >= 1024.
+            with selectors.DefaultSelector() as selector:
+                for w in pending:
+                    selector.register(w.proc.stdout, selectors.EVENT_READ, w)
+                readable = [key.data for key, _ in selector.select(max(0.0, wait))]
             for w in readable:
                 message = w.receive()
                 if message is None:  # died: segfault, OOM killer, or failed to start
@@ -166,9 +166,17 @@ class VerifyPool:
         self._workers = []
 
 
+def _exit_when_orphaned(parent: int):
+    """A worker whose parent died (even by SIGKILL, mid-check) must not spin on: exit at once."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
 def _worker_main(parse_timeout: int, verify_timeout: int, memory_mb: int):
     import logging
 
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     logging.disable(logging.CRITICAL)  # math-verify logs the whole input on every timeout
     from math_verify import parse, verify

@@ -26,14 +26,14 @@ def no_model_loading(monkeypatch):
     monkeypatch.setattr(train_grpo, "GRPOTrainer", trainer)
 
 
-def start(tmp_path, *overrides, config="demo.yaml"):
+def start(tmp_path, *overrides, config="demo_zero.yaml"):
     args = parse_config(TYPES, ["--config", str(CONFIGS / config), "--output_dir", str(tmp_path), *overrides])
     return train_grpo.main(*args)
 
 
 def write_config(tmp_path, extra: str):
     path = tmp_path / "config.yaml"
-    path.write_text((CONFIGS / "demo.yaml").read_text() + extra)
+    path.write_text((CONFIGS / "demo_zero.yaml").read_text() + extra)
     return path
 
 
@@ -46,9 +46,15 @@ def write_config(tmp_path, extra: str):
     (["--dataset_name", str(SHARED_DATA / "math500" / "test.jsonl"), "--dataset_format", "gsm8k"],
      r"missing column\(s\) \['question'\] for dataset_format 'gsm8k'; it has \['problem'"),
     (["--dataset_name", "my/private-set"], r"dataset_format: required .*allowed: \['gsm8k', 'math500', 'numina_tir'\]"),
-    (["--prompt_template", "deepseek"], r"prompt_template: unknown 'deepseek'; allowed .*\['gsm8k_xml', 'r1_zero'\]"),
+    (["--prompt_template", "deepseek"], r"prompt_template: 'deepseek' unknown; allowed .*\['gsm8k_xml', 'r1_zero'\]"),
     (["--use_vllm", "true"], r"use_vllm: true, but vLLM is not installed: pip install -r requirements-gpu.txt"),
-    (["--use_cpu", "false", "--bf16", "true"], r"bf16/fp16: mixed precision needs a GPU .* pass --bf16 false"),
+    (["--dtype", "bfloat16"], r"dtype: bfloat16 would store the trained weights themselves in low precision.*"
+                              r"allowed: float32 \(add bf16: true for bf16 compute\), or .* use_peft: true"),
+    (["--dtype", "auto"], r"dtype: auto would store the trained weights"),
+    (["--fp16", "true", "--bf16", "false"], r"fp16: needs a CUDA GPU and none is visible"),
+    (["--reward_kwargs", '{"repetition": {"max_penalty": 1.0}}'],
+     r"reward_kwargs.repetition.max_penalty: 1.0 is out of range; allowed: <= 0"),
+    (["--prompt_template", "qwen_boxed"], r"prompt_template: 'qwen_boxed' asks for no tags, so it is for evaluation only"),
     (["--model_name_or_path", ""], r"model_name_or_path: required"),
     (["--per_device_train_batch_size", "3"], r"num_generations"),
 ])
@@ -65,7 +71,7 @@ def test_unknown_yaml_key_is_named(tmp_path):
 
 def test_yaml_values_are_parsed_into_the_dataclasses_and_cli_overrides_win():
     data_args, reward_args, training_args, model_args = parse_config(
-        TYPES, ["--config", str(CONFIGS / "demo.yaml"), "--learning_rate", "3e-6", "--output_dir", "/tmp/x"])
+        TYPES, ["--config", str(CONFIGS / "demo_zero.yaml"), "--learning_rate", "3e-6", "--output_dir", "/tmp/x"])
     assert data_args.dataset_name == "arithmetic" and data_args.prompt_template == "r1_zero"
     assert reward_args.reward_funcs == ["accuracy", "format", "reasoning_steps", "cosine", "repetition"]
     assert reward_args.reward_kwargs == {"cosine": {"max_len": 96}}
@@ -74,7 +80,8 @@ def test_yaml_values_are_parsed_into_the_dataclasses_and_cli_overrides_win():
     assert model_args.model_name_or_path == "checkpoints/SmolLM2-135M-Instruct"
 
 
-@pytest.mark.parametrize("config", ["zero.yaml", "gsm8k.yaml", "r1.yaml", "smollm2_gsm8k.yaml", "demo_r1.yaml"])
+@pytest.mark.parametrize("config", ["zero.yaml", "gsm8k.yaml", "r1.yaml", "rl_final.yaml", "smollm2_gsm8k.yaml",
+                                    "demo_zero.yaml", "demo_r1.yaml"])
 def test_every_grpo_config_is_valid_once_pointed_at_this_machine(tmp_path, config):
     """The GPU recipes parse and pass every check; only the hardware flags change on CPU."""
     args = parse_config(TYPES, ["--config", str(CONFIGS / config), "--output_dir", str(tmp_path),
@@ -82,9 +89,10 @@ def test_every_grpo_config_is_valid_once_pointed_at_this_machine(tmp_path, confi
     data_args, reward_args, training_args, model_args = args
     train_grpo.check_config(*args)
     assert len(training_args.reward_weights) == len(reward_args.reward_funcs)
+    assert model_args.dtype == "float32"  # fp32 master weights; bf16 is compute only
 
 
-@pytest.mark.parametrize("config", ["sft.yaml", "demo_sft.yaml"])
+@pytest.mark.parametrize("config", ["sft.yaml", "sft_round2.yaml", "demo_sft.yaml"])
 def test_sft_configs_parse(tmp_path, config):
     data_args, training_args, model_args = parse_config(
         (DataArguments, SFTConfig, ModelConfig), ["--config", str(CONFIGS / config), "--bf16", "false"])
@@ -93,7 +101,7 @@ def test_sft_configs_parse(tmp_path, config):
 
 def test_the_command_line_reports_a_config_error_quickly():
     start_time = time.monotonic()
-    result = subprocess.run([sys.executable, "train_grpo.py", "--config", "configs/demo.yaml", "--reward_funcs", "acc"],
+    result = subprocess.run([sys.executable, "train_grpo.py", "--config", "configs/demo_zero.yaml", "--reward_funcs", "acc"],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("config error: reward_funcs: unknown reward(s) ['acc']")

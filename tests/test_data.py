@@ -63,14 +63,26 @@ def test_the_gsm8k_xml_template():
 
 
 def test_arithmetic_problems_are_deterministic_and_their_golds_are_right():
+    import re
+
     a = data.arithmetic_problems(50, seed=1)
     assert a[:] == data.arithmetic_problems(50, seed=1)[:]
     assert a[:] != data.arithmetic_problems(50, seed=2)[:]
     for row in a:
-        steps = row["answer"].split("\n")[:-1]
-        last_expression = steps[-1].split("=")[0]
-        assert str(int(eval(last_expression))) == data.gsm8k_gold(row["answer"])  # noqa: S307 (our own arithmetic)
-        assert int(data.gsm8k_gold(row["answer"])) >= 0
+        calculations = re.findall(r"<<([^=]+)=(\d+)>>\2", row["answer"])  # GSM8K's calculator notes
+        assert calculations
+        for expression, value in calculations:
+            assert eval(expression) == int(value)  # noqa: S307 (our own arithmetic)
+        assert calculations[-1][1] == data.gsm8k_gold(row["answer"]) and int(calculations[-1][1]) >= 0
+
+
+def test_arithmetic_kinds_can_be_chosen():
+    only_wages = data.arithmetic_problems(20, seed=0, kinds=["wage"])
+    assert all("an hour" in q for q in only_wages["question"])
+    everything = data.arithmetic_problems(200, seed=0)["question"]
+    assert {"an hour" in q for q in everything} == {True, False}
+    with pytest.raises(ValueError, match=r"arithmetic_kinds: unknown \['wages'\]; allowed: \['add_sub', 'multiply'"):
+        data.arithmetic_problems(5, kinds=["wages"])
 
 
 def test_gold_answers_from_real_data_are_graded_correct_by_the_accuracy_reward():
@@ -87,7 +99,7 @@ def test_gold_answers_from_real_data_are_graded_correct_by_the_accuracy_reward()
 @pytest.mark.parametrize("kwargs,message", [
     ({"dataset_name": "some/unknown-hub-id"}, "dataset_format: required .* allowed: \\['gsm8k', 'math500', 'numina_tir'\\]"),
     ({"dataset_name": "arithmetic", "dataset_format": "gsm9k"}, "dataset_format: unknown 'gsm9k'"),
-    ({"dataset_name": "arithmetic", "prompt_template": "r1"}, "prompt_template: unknown 'r1'; allowed .*'gsm8k_xml', 'r1_zero'"),
+    ({"dataset_name": "arithmetic", "prompt_template": "r1"}, "prompt_template: 'r1' unknown; allowed .*'gsm8k_xml', 'r1_zero'"),
     ({"dataset_name": str(SHARED_DATA / "math500" / "test.jsonl"), "dataset_format": "gsm8k"},
      "missing column\\(s\\) \\['question'\\]"),
     ({"dataset_name": str(FIXTURES / ".." / "conftest.py"), "dataset_format": "gsm8k"}, "allowed file types"),

@@ -24,7 +24,7 @@ def logged_steps(run_dir):
 @pytest.mark.slow
 def test_grpo_on_two_processes(tmp_path, smollm2_checkpoint):
     # 2 completions per process with num_generations 4: valid only if two processes share a group.
-    launch("train_grpo.py", "--config", "configs/demo.yaml", "--model_name_or_path", str(smollm2_checkpoint),
+    launch("train_grpo.py", "--config", "configs/demo_zero.yaml", "--model_name_or_path", str(smollm2_checkpoint),
            "--output_dir", str(tmp_path), "--max_steps", "2", "--save_steps", "2", "--max_completion_length", "8",
            "--per_device_train_batch_size", "2")
     assert [e["step"] for e in logged_steps(tmp_path)] == [1, 2]
@@ -34,7 +34,8 @@ def test_grpo_on_two_processes(tmp_path, smollm2_checkpoint):
 @pytest.mark.slow
 def test_sft_on_two_processes(tmp_path, smollm2_checkpoint):
     launch("train_sft.py", "--config", "configs/demo_sft.yaml", "--model_name_or_path", str(smollm2_checkpoint),
-           "--output_dir", str(tmp_path), "--max_steps", "1", "--save_steps", "1", "--per_device_train_batch_size", "1")
+           "--output_dir", str(tmp_path), "--max_steps", "1", "--save_steps", "1", "--per_device_train_batch_size", "1",
+           "--arithmetic_size", "2")
     (step,) = logged_steps(tmp_path)
     assert step["epoch"] == 1.0  # 2 examples, 1 per process: one step is a whole epoch only with 2 processes
     assert (tmp_path / "model.safetensors").exists()

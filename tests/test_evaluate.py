@@ -6,7 +6,7 @@ from conftest import SHARED_DATA
 from data import DataArguments, load_prompt_template
 from rewards import get_reward_funcs
 from scripts import evaluate, rejection_sample
-from scripts.evaluate import EvalArguments, majority_index, score, vote_key
+from scripts.evaluate import EvalArguments, equivalences, majority_index, score
 from scripts.generation import HFGenerator, Sample
 from scripts.pipeline_report import markdown_table
 from scripts.plot_metrics import plot
@@ -22,10 +22,15 @@ def test_majority_vote_ties_go_to_the_answer_seen_first():
     assert majority_index(["3", "4", "4", "3"]) == 0
     assert majority_index(["4", "3", "3", "4"]) == 0
     assert majority_index(["5", "3", "4", "4"]) == 2
-    assert majority_index(["$4$", " 4 ", "3", "3."]) == 0  # "$4$" and " 4 " are one answer
     assert majority_index([None, None, "7"]) == 2  # unparseable samples do not vote
     assert majority_index([None, None]) is None
-    assert vote_key("  ") is None
+
+
+def test_majority_votes_group_answers_by_math_equivalence():
+    answers = ["18", "18.00", "\\boxed{18}", "18 dollars", "17", "17"]
+    assert majority_index(answers, equivalences([answers])) == 0  # four votes for 18, two for 17
+    assert majority_index(answers) == 4  # by text alone 17 would win
+    assert majority_index(["\\frac{1}{2}", "3", "0.5", "3"], equivalences([["\\frac{1}{2}", "3", "0.5", "3"]])) == 0
 
 
 def test_metrics_on_hand_checked_cases():
@@ -36,10 +41,11 @@ def test_metrics_on_hand_checked_cases():
         [answer("10"), answer("11"), answer("11"), Sample("garbage", 5)],  # 11 wins: maj wrong, pass right
         [Sample("x", 1), Sample("y", 1), answer("8"), answer("9")],  # tie 8/9 -> 8, none right
     ]
-    result = score(greedy, sampled, solutions, TEMPLATE)
+    result, examples = score(greedy, sampled, solutions, TEMPLATE)
+    assert [e["correct"] for e in examples] == [True, False, False] and examples[1]["completion"] == "no tags, no answer"
     assert result == {"n": 3, "pass@1": pytest.approx(1 / 3), "format_rate": pytest.approx(2 / 3),
                       "mean_length": pytest.approx(20.0), "maj@4": pytest.approx(1 / 3), "pass@4": pytest.approx(2 / 3)}
-    assert "maj@4" not in score(greedy, None, solutions, TEMPLATE)
+    assert "maj@4" not in score(greedy, None, solutions, TEMPLATE)[0]
 
 
 class ScriptedGenerator:
@@ -100,6 +106,23 @@ def test_hf_generation_is_deterministic_for_a_seed(smollm2_checkpoint):
     assert all(0 < s.num_tokens <= 12 for g in first for s in g)
     greedy = generator.generate(prompts[:1], 1, 12, 0.0, seed=0)
     assert greedy[0][0].text == generator.generate(prompts[:1], 1, 12, 0.0, seed=9)[0][0].text
+
+
+def test_a_checkpoints_generation_config_does_not_change_evaluation(smollm2_checkpoint, tmp_path):
+    """A repetition penalty or top-k in generation_config.json must not leak into greedy or sampled answers."""
+    from transformers import GenerationConfig
+
+    skewed = tmp_path / "skewed"
+    skewed.mkdir()
+    for f in smollm2_checkpoint.iterdir():
+        if f.name != "generation_config.json":
+            (skewed / f.name).symlink_to(f)
+    GenerationConfig(repetition_penalty=1.3, top_k=5, top_p=0.5, no_repeat_ngram_size=2, do_sample=True,
+                     temperature=0.2).save_pretrained(skewed)
+    prompts = [TEMPLATE.messages("Ava has 12 apples and gets 7 more. How many apples does she have?")]
+    for n, temperature in [(1, 0.0), (2, 1.0)]:
+        plain = HFGenerator(str(smollm2_checkpoint)).generate(prompts, n, 24, temperature, seed=1)
+        assert HFGenerator(str(skewed)).generate(prompts, n, 24, temperature, seed=1) == plain
 
 
 def test_report_table_has_a_row_per_stage_and_benchmark_and_the_plot_is_drawn(tmp_path):

@@ -18,7 +18,7 @@ from scripts.run_setup import ConfigError, StopOnNonFinite, check_save_steps, re
 
 
 def grpo_args(model, output_dir, *extra):
-    return [sys.executable, "train_grpo.py", "--config", "configs/demo.yaml", "--model_name_or_path", str(model),
+    return [sys.executable, "train_grpo.py", "--config", "configs/demo_zero.yaml", "--model_name_or_path", str(model),
             "--output_dir", str(output_dir), *extra]
 
 
@@ -63,6 +63,29 @@ def test_a_non_finite_loss_stops_the_run_and_is_reported(tmp_path, caplog):
     assert "non-finite" in caplog.text and "step 7" in caplog.text
     with pytest.raises(SystemExit, match="training stopped at step 7: the loss or gradient became non-finite"):
         callback.exit_if_stopped(str(tmp_path))
+
+
+@pytest.mark.parametrize("logging_steps", [1, 10])
+def test_no_checkpoint_is_written_after_a_non_finite_step(tiny_model, tmp_path, logging_steps):
+    """A real SFTTrainer whose weights hold a NaN: the run stops at step 1 and writes no
+    checkpoint-1, whether the NaN loss is logged at that step or only the weights show it."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from scripts.run_setup import train_and_save
+
+    row = {"prompt": [{"role": "user", "content": "1+1?"}], "completion": [{"role": "assistant", "content": "2"}]}
+    args = SFTConfig(output_dir=str(tmp_path), use_cpu=True, report_to="none", max_steps=3, save_steps=1,
+                     logging_steps=logging_steps, per_device_train_batch_size=2)
+    non_finite = StopOnNonFinite()
+    trainer = SFTTrainer(model=str(tiny_model), args=args, train_dataset=Dataset.from_list([row] * 8),
+                         callbacks=[non_finite])
+    with torch.no_grad():
+        next(trainer.model.parameters()).view(-1)[0] = math.nan
+    with pytest.raises(SystemExit, match="training stopped at step 1"):
+        train_and_save(trainer, None, non_finite)
+    assert not list(tmp_path.glob("checkpoint-*")) and not (tmp_path / "model.safetensors").exists()
 
 
 def history_after(run_dir, step):

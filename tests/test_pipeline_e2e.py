@@ -1,4 +1,4 @@
-"""The whole R1 pipeline, CPU demo variant, on the real SmolLM2 model (~8 minutes)."""
+"""The whole R1 pipeline with its second round, CPU demo variant, on the real SmolLM2 model (~10 minutes)."""
 
 import os
 import subprocess
@@ -6,23 +6,24 @@ import subprocess
 import pytest
 from conftest import REPO_ROOT, SHARED_DATA
 
-STAGES = ["base", "zero", "sft", "r1"]
+STAGES = ["base", "zero", "sft", "r1", "r1_final"]
 
 
 @pytest.mark.slow
 def test_the_demo_pipeline_produces_every_artifact_and_resumes(tmp_path, smollm2_checkpoint):
     out = tmp_path / "pipeline"
     env = os.environ | {"OUT": str(out), "GSM8K_SOURCE": str(SHARED_DATA / "gsm8k"),
-                        "MATH500_SOURCE": str(SHARED_DATA / "math500")}
+                        "MATH500_SOURCE": str(SHARED_DATA / "math500"), "SECOND_ROUND": "1"}
     run = subprocess.run(["bash", "scripts/run_r1_pipeline.sh", "--demo"], cwd=REPO_ROOT, env=env,
                          capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
 
-    for stage in ("zero", "sft", "r1"):
+    for stage in ("zero", "sft", "r1", "sft2", "r1_final"):
         assert (out / stage / "model.safetensors").exists(), stage
     for stage in STAGES:
         assert (out / "eval" / f"{stage}.json").exists(), stage
-    assert (out / "rejection_sampled.jsonl").exists() and (out / "rejection_sampling.json").exists()
+    for sampled in ("rejection_sampled", "rejection_sampled_r1"):  # from R1-Zero and from the reasoning-RL model
+        assert (out / f"{sampled}.jsonl").exists() and (out / f"{sampled}.json").exists()
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
     rows = [line for line in (out / "report.md").read_text().splitlines()[2:] if line.startswith("|")]
@@ -33,4 +34,4 @@ def test_the_demo_pipeline_produces_every_artifact_and_resumes(tmp_path, smollm2
     again = subprocess.run(["bash", "scripts/run_r1_pipeline.sh", "--demo"], cwd=REPO_ROOT, env=env,
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0
-    assert again.stdout.count("skip:") == 8
+    assert again.stdout.count("skip:") == 12  # 5 evaluations, 5 trainings, 2 rejection samplings

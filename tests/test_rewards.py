@@ -66,8 +66,18 @@ def test_accuracy_scores_a_batch_in_order():
     assert run("accuracy", texts, solution=["1", "3", "3", "1"]) == [1.0, 0.0, 1.0, 0.0]
 
 
-def test_accuracy_unparseable_gold_is_none_not_zero():
-    assert run("accuracy", [R1.format(think="", answer="1")], solution=["\\boxed{"]) == [None]
+@pytest.mark.parametrize("gold", ["\\boxed{", "}{", "forty two", "seventy-two"])
+@pytest.mark.parametrize("name", ["accuracy", "cosine"])
+def test_a_gold_that_is_not_math_never_pays(name, gold):
+    """Every completion of the group gets None, with or without an answer: nothing to gain by writing one."""
+    texts = [R1.format(think="", answer="1"), R1.format(think="", answer="two forty"), "no answer at all"]
+    assert run(name, texts, solution=[gold] * 3) == [None, None, None]
+
+
+def test_usable_golds():
+    golds = ["72", "-3.5", "\\frac{1}{2}", "\\text{(C)}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "}{",
+             "forty two", "", None]
+    assert rewards.usable_golds(golds) == [True, True, True, True, True, False, False, False, False]
 
 
 def test_accuracy_logs_verification_metrics():
@@ -136,6 +146,11 @@ def test_xml_count_is_bounded_below():
 # --------------------------------------------------------------------------- reasoning, length, repetition
 
 
+def test_a_step_may_start_with_a_transition_word():
+    text = "<think>\nStep 1: First, add 3 and 4 to get 7.\nStep 2: Then, double 7 to get 14.\n</think>"
+    assert run("reasoning_steps", [text]) == [pytest.approx(2 / 3)]
+
+
 def test_reasoning_steps_counts_substantive_distinct_steps():
     real = "<think>\nStep 1: add 48 and 24 apples.\nStep 2: that gives 72 apples.\nFinally, check the sum again.\n</think>"
     assert run("reasoning_steps", [real]) == [1.0]
@@ -158,9 +173,25 @@ def test_cosine_shape():
     assert run("cosine", [right], solution=["72"], completion_ids=[[]], params=params) == [1.0]
 
 
+def test_cosine_penalises_only_truncated_completions():
+    """TRL's completion_ids end with EOS when the model stopped: that token is not length."""
+    eos = 2
+    right = R1.format(think="", answer="72")
+    finished, truncated = [0] * 99 + [eos], [0] * 100
+    scores = run("cosine", [right, right], solution=["72"] * 2, completion_ids=[finished, truncated],
+                 params={"max_len": 100}, shared={"eos_token_ids": [eos]})
+    assert scores[0] > 0.5 and scores[1] == -1.0
+
+
 def test_cosine_without_token_ids_estimates_from_characters():
     text = R1.format(think="x" * 390, answer="72")  # ~100 tokens
     assert run("cosine", [text], solution=["72"], params={"max_len": 100}) == [-1.0]
+
+
+def test_repetition_counts_characters_in_scripts_without_spaces():
+    assert run("repetition", ["我们先算一下然后再检查答案"]) == [0.0]
+    assert run("repetition", ["答案是四" * 10]) == [pytest.approx(-34 / 38)]  # 38 trigrams, 4 distinct
+    assert run("repetition", ["答えは四です。" * 5])[0] < -0.5
 
 
 def test_repetition_penalty():
@@ -194,12 +225,43 @@ def test_registry_builds_named_rewards_with_config_parameters():
 
 @pytest.mark.parametrize("names,kwargs,message", [
     (["acuracy"], None, "allowed: ['accuracy'"),
+    (["repetition"], {"repetition": {"max_penalty": 1.0}}, "reward_kwargs.repetition.max_penalty: 1.0 is out of range; allowed: <= 0"),
+    (["repetition"], {"repetition": {"ngram_size": 0}}, "reward_kwargs.repetition.ngram_size: 0 is out of range; allowed: >= 1"),
+    (["repetition"], {"repetition": {"ngram_size": 2.5}}, "ngram_size: 2.5 is not of type int"),
+    (["cosine"], {"cosine": {"max_len": 0}}, "reward_kwargs.cosine.max_len: 0 is out of range; allowed: > 0"),
+    (["cosine"], {"cosine": {"exceed_length_penalty": 0.5}}, "exceed_length_penalty: 0.5 is out of range; allowed: <= 0"),
+    (["cosine"], {"cosine": {"max_len": "512"}}, "max_len: '512' is not of type int"),
+    (["reasoning_steps"], {"reasoning_steps": {"target_steps": 0}}, "target_steps: 0 is out of range; allowed: >= 1"),
     (["cosine"], {"cosine": {"maxlen": 5}}, "unknown parameter 'maxlen'; allowed: ['answer_tag'"),
     (["format"], {"cosine": {"max_len": 5}}, "'cosine' is not in reward_funcs"),
 ])
 def test_registry_rejects_bad_config(names, kwargs, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(")):
         get_reward_funcs(names, kwargs)
+
+
+def test_parameters_in_range_are_accepted():
+    (func,) = get_reward_funcs(["repetition"], {"repetition": {"ngram_size": 2, "max_penalty": -0.5}})
+    assert func([chat("a b a b")]) == [pytest.approx(-0.5 / 3)]
+    get_reward_funcs(["cosine"], {"cosine": {"max_len": 512, "min_value_wrong": -2}})  # an int for a float is fine
+
+
+def test_a_reward_that_keeps_raising_stops_the_run(monkeypatch):
+    calls = []
+
+    def flaky(completions, **kwargs):
+        calls.append(1)
+        if len(calls) in (1, 3, 4, 5):
+            raise OSError("pool gone")
+        return [1.0] * len(completions)
+
+    monkeypatch.setitem(REWARDS, "flaky", flaky)
+    (func,) = get_reward_funcs(["flaky"])
+    assert func([chat("x")]) == [0.0]  # one bad batch: scored 0, training goes on
+    assert func([chat("x")]) == [1.0]  # and a good batch resets the count
+    assert func([chat("x")]) == [0.0] and func([chat("x")]) == [0.0]
+    with pytest.raises(rewards.RewardFailure, match="reward 'flaky' raised on 3 batches in a row, last: OSError: pool gone"):
+        func([chat("x")])
 
 
 def test_guard_turns_exceptions_and_non_finite_values_into_zero(monkeypatch):
@@ -267,6 +329,8 @@ def test_final_answer_is_capped_before_parsing():
     huge = "<answer>" + "1" * (rewards.MAX_ANSWER_CHARS + 1) + "</answer>"
     assert rewards.final_answer(huge) is None
     assert rewards.final_answer("<answer> 72 </answer>") == "72"
+    assert rewards.final_answer("<answer>" + "x" * 2000 + "\\boxed{\\frac{1}{2}}</answer>") == "\\frac{1}{2}"
+    assert rewards.final_answer("<answer>\\boxed{71} or \\boxed{72}</answer>") == "\\boxed{71} or \\boxed{72}"
 
 
 def test_the_readme_example_of_adding_a_reward_works(monkeypatch):

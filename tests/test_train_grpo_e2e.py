@@ -14,9 +14,10 @@ R1_REWARDS = ["accuracy", "format", "reasoning_steps", "cosine", "repetition"]
 def test_two_grpo_steps_log_every_reward_and_write_a_checkpoint(tmp_path, smollm2_checkpoint):
     output_dir = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "train_grpo.py", "--config", "configs/demo.yaml", "--model_name_or_path",
+        [sys.executable, "train_grpo.py", "--config", "configs/demo_zero.yaml", "--model_name_or_path",
          str(smollm2_checkpoint), "--output_dir", str(output_dir), "--max_steps", "2", "--save_steps", "2",
-         "--max_completion_length", "48", "--reward_kwargs", '{"cosine": {"max_len": 48}}'],
+         "--max_completion_length", "48", "--reward_kwargs", '{"cosine": {"max_len": 48}}',
+         "--bf16", "true"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
 

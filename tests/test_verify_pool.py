@@ -69,3 +69,67 @@ def test_repeated_pairs_hit_the_cache(pool):
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="workers >= 1"):
         VerifyPool(workers=0)
+
+
+def test_workers_are_read_even_when_their_descriptors_are_above_1024():
+    """select.select raises on descriptors >= 1024; a process with many open files gets such ones."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} is too low to open 1100 files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    p = None
+    try:
+        p = VerifyPool(workers=1, timeout_s=10, memory_mb=1024)
+        assert min(w.proc.stdout.fileno() for w in p._workers) >= 1024
+        assert p.judge([("$\\boxed{2}$", "2"), ("$\\boxed{2}$", "3")]) == [True, False]
+    finally:
+        if p is not None:
+            p.close()
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_full_cache_does_not_lose_the_batch_that_fills_it():
+    p = VerifyPool(workers=1, timeout_s=10, memory_mb=1024, cache_size=2)
+    try:
+        assert p.judge([("$\\boxed{1}$", "1"), ("$\\boxed{1}$", "2")]) == [True, False]
+        # One cache hit plus two new pairs: the cache overflows and is cleared within this call.
+        assert p.judge([("$\\boxed{1}$", "1"), ("$\\boxed{3}$", "3"), ("$\\boxed{3}$", "4")]) == [True, True, False]
+    finally:
+        p.close()
+
+
+def test_a_worker_exits_when_its_parent_is_killed_mid_check(tmp_path):
+    """SIGKILL the process that owns the pool while a check is stuck: its worker must not spin on."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    script = (f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r})\n"
+              "from scripts.verify_pool import VerifyPool\n"
+              "p = VerifyPool(workers=1, timeout_s=600, inner_timeout_s=600, memory_mb=1024)\n"
+              "p.judge([('$\\\\boxed{1}$', '1')])\n"
+              f"print(p._workers[0].proc.pid, flush=True)\n"
+              f"p.judge([('$\\\\boxed{{1}}$', {NESTED_30!r})])\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    time.sleep(1.0)  # the worker is now inside the stuck check
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(worker, signal.SIGKILL)
+    pytest.fail("the worker outlived its parent by 10 s")

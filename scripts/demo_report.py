@@ -1,0 +1,55 @@
+"""The demo's summary: base -> SFT -> GRPO on held-out problems, one problem answered by the
+base and the final model, and the GRPO reward curves.
+
+    python scripts/demo_report.py outputs/demo
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts.plot_metrics import plot  # noqa: E402
+
+STAGES = ["base", "sft", "grpo"]
+
+
+def load_stages(out: Path) -> dict[str, dict]:
+    """stage -> its evaluation JSON, for the stages evaluated so far."""
+    return {stage: json.loads((out / "eval" / f"{stage}.json").read_text())
+            for stage in STAGES if (out / "eval" / f"{stage}.json").exists()}
+
+
+def table(stages: dict[str, dict]) -> str:
+    rows = ["| stage | format rate | accuracy | mean length (tokens) |", "| --- | --- | --- | --- |"]
+    for stage, result in stages.items():
+        (metrics,) = result["benchmarks"].values()
+        rows.append(f"| {stage} | {metrics['format_rate']:.2f} | {metrics['pass@1']:.2f} | {metrics['mean_length']:.0f} |")
+    return "\n".join(rows)
+
+
+def side_by_side(stages: dict[str, dict]) -> str:
+    """The first held-out problem the final model gets right and the base model does not."""
+    (first,), (last,) = stages[STAGES[0]]["greedy_completions"].values(), stages[list(stages)[-1]]["greedy_completions"].values()
+    index = next((i for i, (a, b) in enumerate(zip(first, last)) if b["correct"] and not a["correct"]), 0)
+    return "\n".join([f"problem: {first[index]['problem']}   (gold: {first[index]['gold']})", "",
+                      f"--- base model ({'right' if first[index]['correct'] else 'wrong'}):", first[index]["completion"].strip(),
+                      "", f"--- after {list(stages)[-1]} ({'right' if last[index]['correct'] else 'wrong'}):",
+                      last[index]["completion"].strip()])
+
+
+def report(out: Path) -> str:
+    stages = load_stages(out)
+    text = table(stages) + "\n\n" + side_by_side(stages)
+    if (out / "trainer_state.json").exists():
+        text += f"\n\nreward curves: {plot([out], out / 'curves.png')}"
+    (out / "report.md").write_text(text + "\n")
+    return text
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    print(report(parser.parse_args().out))
