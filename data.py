@@ -25,7 +25,7 @@ import yaml
 from datasets import Dataset, concatenate_datasets, load_dataset
 from trl import ScriptArguments
 
-from rewards import boxed_groups
+from rewards import boxed_groups, usable_golds
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +176,8 @@ def require_columns(raw: Dataset, columns, dataset_format: str, source: str) -> 
 
 
 def to_rl_dataset(raw: Dataset, dataset_format: str, template: PromptTemplate, source: str = "") -> Dataset:
-    """Map rows to {prompt, solution}; drop (and count) rows without a problem or a gold answer."""
+    """Map rows to {prompt, solution}; drop (and count) rows without a problem or a gold answer
+    that reads as math."""
     schema = SCHEMAS[dataset_format]
     require_columns(raw, (schema.problem_column, schema.gold_column), dataset_format, source)
 
@@ -188,7 +189,9 @@ def to_rl_dataset(raw: Dataset, dataset_format: str, template: PromptTemplate, s
 
     converted = raw.map(convert, remove_columns=raw.column_names)
     kept = converted.filter(lambda row: row["solution"] is not None)
-    _log_dropped(len(converted), len(kept), source or dataset_format, "with no extractable gold answer or problem")
+    # A gold that is not math would score every answer None (or, worse, a word salad 1.0).
+    kept = kept.select([i for i, ok in enumerate(usable_golds(kept["solution"])) if ok])
+    _log_dropped(len(converted), len(kept), source or dataset_format, "with no usable gold answer or problem")
     return kept
 
 

@@ -200,7 +200,7 @@ def _gold_candidates(golds) -> list[str]:
 def usable_golds(golds) -> list[bool]:
     """Per gold: does it read as math? Plain numbers do; anything else must verify against itself."""
     candidates = [g for g in _gold_candidates(golds) if not _PLAIN_NUMBER.fullmatch(g)]
-    verdicts = verification_pool().judge([(gold_latex(g), as_verifiable(g)) for g in candidates])
+    verdicts = verification_pool().judge([(gold_latex(g), as_verifiable(g)) for g in candidates]) if candidates else []
     parsed = {g: v is True for g, v in zip(candidates, verdicts)}
     return [isinstance(g, str) and bool(_PLAIN_NUMBER.fullmatch(g) or parsed.get(g)) for g in golds]
 
@@ -208,19 +208,16 @@ def usable_golds(golds) -> list[bool]:
 def check_answers(completions, solution, answer_tag: str, log_metric=None) -> list[bool | None]:
     """Per completion: is its final answer equal to the gold? None for every completion of a
     gold that does not read as math, with or without an answer, so that it never pays."""
-    answers = [final_answer(completion_text(c), answer_tag) for c in completions]
-    candidates = _gold_candidates(solution)
-    todo = [i for i, a in enumerate(answers) if a is not None and solution[i] in candidates]
     pool = verification_pool()
     timeouts_before, crashes_before = pool.stats.timeouts, pool.stats.crashes
-    # One batch: each gold against itself (does it parse?), then every answer against its gold.
-    verdicts = pool.judge([(gold_latex(g), as_verifiable(g)) for g in candidates]
-                          + [(gold_latex(solution[i]), as_verifiable(answers[i])) for i in todo])
-    usable = {g for g, ok in zip(candidates, verdicts) if ok}
+    distinct = list(dict.fromkeys(solution))
+    usable = {gold for gold, ok in zip(distinct, usable_golds(distinct)) if ok}
+    answers = [final_answer(completion_text(c), answer_tag) for c in completions]
+    todo = [i for i, a in enumerate(answers) if a is not None and solution[i] in usable]
+    verdicts = pool.judge([(gold_latex(solution[i]), as_verifiable(answers[i])) for i in todo])
     correct: list[bool | None] = [False if gold in usable else None for gold in solution]
-    for i, verdict in zip(todo, verdicts[len(candidates):]):
-        if solution[i] in usable:
-            correct[i] = bool(verdict)
+    for i, verdict in zip(todo, verdicts):
+        correct[i] = bool(verdict)
     if log_metric is not None:
         log_metric("verify/timeouts", pool.stats.timeouts - timeouts_before)
         log_metric("verify/crashes", pool.stats.crashes - crashes_before)

@@ -90,7 +90,7 @@ if __name__ == "__main__":
     try:
         data_args, reward_args, training_args, model_args = parse_config(
             (DataArguments, RewardArguments, GRPOConfig, ModelConfig))
-        setup_logging(training_args)
+        setup_logging(training_args.get_process_log_level())
         main(data_args, reward_args, training_args, model_args)
     except ConfigError as error:
         raise SystemExit(f"config error: {error}")

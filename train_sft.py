@@ -78,7 +78,7 @@ def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelCo
 if __name__ == "__main__":
     try:
         data_args, training_args, model_args = parse_config((DataArguments, SFTConfig, ModelConfig))
-        setup_logging(training_args)
+        setup_logging(training_args.get_process_log_level())
         main(data_args, training_args, model_args)
     except ConfigError as error:
         raise SystemExit(f"config error: {error}")

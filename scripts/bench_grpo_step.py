@@ -6,7 +6,8 @@ synthetic tokenizer, since the Hub is not needed) at configs/zero.yaml's batch s
     python scripts/bench_grpo_step.py --tiny --steps 2 --variants base gc               # CPU smoke test
 
 Each variant runs in its own process (clean peak-memory counters): `base`, `gc` (gradient
-checkpointing), `gc+liger` (plus Liger's fused loss; needs liger-kernel). Generation uses
+checkpointing). Weights are fp32 with bf16 compute on a GPU (`bf16: true`), as in the recipe;
+TRL 1.16 computes the loss with its fused LM head, so no Liger variant. Generation uses
 transformers (`use_vllm: false`); every completion is forced to its full length so token
 counts are exact. The first step is warm-up and not counted.
 """
@@ -29,8 +30,7 @@ TINY = dict(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_l
 # zero.yaml's batch shape, and a shape that runs on CPU in seconds
 SHAPES = {"zero": dict(per_device=8, grad_accum=8, generations=8, completion=512, prompt=150),
           "tiny": dict(per_device=4, grad_accum=1, generations=4, completion=16, prompt=16)}
-VARIANTS = {"base": dict(gradient_checkpointing=False), "gc": dict(gradient_checkpointing=True),
-            "gc+liger": dict(gradient_checkpointing=True, use_liger_kernel=True)}
+VARIANTS = {"base": dict(gradient_checkpointing=False), "gc": dict(gradient_checkpointing=True)}
 
 
 def synthetic_tokenizer(vocab_size: int):
@@ -61,8 +61,7 @@ def run_variant(variant: str, tiny: bool, steps: int) -> dict:
     shape = SHAPES["tiny" if tiny else "zero"]
     model_shape = TINY if tiny else QWEN_05B
     cuda = torch.cuda.is_available()
-    dtype = torch.bfloat16 if cuda else torch.float32
-    model, tokenizer = random_model(model_shape, dtype)
+    model, tokenizer = random_model(model_shape, torch.float32)  # fp32 master weights; bf16 compute on GPU
     rng = random.Random(0)
     prompts = [" ".join(f"t{rng.randrange(3, model_shape['vocab_size'])}" for _ in range(shape["prompt"]))
                for _ in range(steps * shape["per_device"] * shape["grad_accum"])]

@@ -6,8 +6,9 @@
 #   4. evaluate after each stage; print the table and one problem answered before and after,
 #      plot the reward curves. The final model is outputs/demo/.
 # Extra arguments go to the GRPO stage, e.g. `bash scripts/demo.sh --max_steps 30`.
-# Environment: OUT (default outputs/demo), EVAL_PROBLEMS (default 100). A finished SFT
-# stage is reused (delete $OUT/sft to redo it); GRPO and its evaluation always run.
+# Environment: OUT (default outputs/demo), EVAL_PROBLEMS (default 100), SFT_ARGS (extra
+# train_sft.py arguments). A finished SFT stage is reused (delete $OUT/sft to redo it); GRPO
+# and its evaluation always run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -24,7 +25,8 @@ evaluate() {  # evaluate <stage> <model>
 [ -f "$OUT/eval/base.json" ] || evaluate base checkpoints/SmolLM2-135M-Instruct
 if [ -f "$OUT/sft/model.safetensors" ]; then echo "=== SFT: reusing $OUT/sft"; else
   echo "=== cold-start SFT"
-  python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft"
+  read -r -a SFT_EXTRA <<< "${SFT_ARGS:-}"
+  python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SFT_EXTRA[@]}"
 fi
 [ -f "$OUT/eval/sft.json" ] || evaluate sft "$OUT/sft"
 echo "=== GRPO on the SFT model"

@@ -14,6 +14,7 @@ transformers otherwise; deterministic for a given seed. Writes JSON and prints a
 
 import itertools
 import json
+import logging
 import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from data import ARITHMETIC, REPO_ROOT, load_prompt_template, load_raw, to_rl_dataset  # noqa: E402
 from rewards import as_verifiable, check_answers, final_answer, get_reward_funcs, gold_latex, verification_pool  # noqa: E402
 from scripts.generation import make_generator  # noqa: E402
-from scripts.run_setup import ConfigError, parse_config  # noqa: E402
+from scripts.run_setup import ConfigError, parse_config, setup_logging  # noqa: E402
 
 BENCHMARKS = {"gsm8k": "gsm8k", "math500": "math500", ARITHMETIC: "gsm8k"}  # name -> dataset_format
 
@@ -151,6 +152,7 @@ def table(results: dict) -> str:
 
 
 if __name__ == "__main__":
+    setup_logging(logging.WARNING)
     try:
         args = parse_config((EvalArguments,))
         results = evaluate(args)

@@ -103,13 +103,12 @@ def check_generation_backend(training_args) -> None:
                           "(or use configs/demo_zero.yaml on CPU)")
 
 
-def setup_logging(training_args) -> None:
+def setup_logging(level: int = logging.INFO) -> None:
     """Log lines a user can act on; progress bars of dataset maps and weight loading are noise."""
     import datasets
     import transformers
 
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        level=training_args.get_process_log_level())
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
 
@@ -121,7 +120,8 @@ class CompactProgress(TrainerCallback):
     # (metric, label, format): the first ones a run has are shown, in this order.
     COLUMNS = [("reward", "reward", "{:+.3f}"), ("loss", "loss", "{:.4f}"), ("mean_token_accuracy", "token acc", "{:.3f}"),
                ("rewards/accuracy/mean", "accuracy", "{:.2f}"), ("rewards/format/mean", "format", "{:.2f}"),
-               ("completions/mean_length", "length", "{:.0f}"), ("entropy", "entropy", "{:.3f}")]
+               ("completions/mean_length", "length", "{:.0f}"), ("entropy", "entropy", "{:.3f}"),
+               ("frac_reward_zero_std", "groups w/o signal", "{:.2f}")]
 
     def __init__(self, bar_width: int = 20):
         self.bar_width = bar_width

@@ -53,6 +53,18 @@ def test_bad_gsm8k_rows_are_skipped_and_counted(caplog):
     assert "dropped 3 of 5 rows" in caplog.text
 
 
+def test_rows_whose_gold_is_not_math_are_dropped_and_counted(tmp_path, caplog):
+    import json
+
+    path = tmp_path / "golds.jsonl"
+    answers = ["72", "forty two", "}{", "\\frac{1}{2}", "\\text{(C)}"]
+    path.write_text("".join(json.dumps({"problem": f"problem {i}", "answer": a}) + "\n" for i, a in enumerate(answers)))
+    with caplog.at_level(logging.WARNING):
+        ds = load(dataset_name=str(path), dataset_format="math500")
+    assert ds["solution"] == ["72", "\\frac{1}{2}", "\\text{(C)}"]
+    assert "dropped 2 of 5 rows" in caplog.text and "no usable gold" in caplog.text
+
+
 def test_max_train_samples():
     assert len(load(dataset_name=str(SHARED_DATA / "gsm8k"), dataset_format="gsm8k", max_train_samples=10)) == 10
 

@@ -49,16 +49,20 @@ def test_metrics_on_hand_checked_cases():
 
 
 class ScriptedGenerator:
-    """Answers every problem with its gold answer (greedy) or a fixed wrong/right mix (sampled)."""
+    """Answers every problem with its gold answer (greedy) or a fixed wrong/right mix (sampled); under
+    Qwen's lenient prompt it writes a boxed answer with no tags, right on the first problems only."""
 
-    def __init__(self, golds):
-        self.golds = golds
+    def __init__(self, golds, lenient_right=2):
+        self.golds, self.lenient_right = golds, lenient_right
 
     def generate(self, prompts, n, max_new_tokens, temperature, seed):
         out = []
-        for prompt in prompts:
+        for i, prompt in enumerate(prompts):
             gold = self.golds[prompt[-1]["content"]]
-            out.append([answer(gold)] if n == 1 else [answer(gold), answer("-1"), answer("-1")][:n])
+            if "\\boxed{}" in prompt[0]["content"]:  # the lenient template's system prompt
+                out.append([Sample(f"Step by step... so \\boxed{{{gold if i < self.lenient_right else -1}}}.", 9)])
+            else:
+                out.append([answer(gold)] if n == 1 else [answer(gold), answer("-1"), answer("-1")][:n])
         return out
 
 
@@ -76,6 +80,7 @@ def test_evaluate_runs_both_benchmarks_from_local_files():
         metrics = result["benchmarks"][name]
         assert metrics["n"] == 5 and metrics["pass@1"] == 1.0 and metrics["format_rate"] == 1.0
         assert metrics["pass@3"] == 1.0 and metrics["maj@3"] == 0.0  # two wrong votes outvote one right
+        assert metrics["lenient_pass@1"] == pytest.approx(2 / 5)  # Qwen's prompt, last \\boxed{} graded
     assert "| gsm8k | 5 | 1.000 |" in evaluate.table(result)
 
 

@@ -88,6 +88,31 @@ def test_no_checkpoint_is_written_after_a_non_finite_step(tiny_model, tmp_path, 
     assert not list(tmp_path.glob("checkpoint-*")) and not (tmp_path / "model.safetensors").exists()
 
 
+def test_a_reward_that_keeps_failing_ends_the_run_with_a_message(tiny_model, tmp_path):
+    """RewardFailure (a reward raised on several batches in a row) leaves train() as a clear exit, no model saved."""
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from rewards import RewardFailure
+    from scripts.run_setup import train_and_save
+
+    class FailingReward(TrainerCallback):  # where GRPOTrainer calls the rewards: inside a training step
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 2:
+                raise RewardFailure("reward 'accuracy' raised on 3 batches in a row, last: OSError: pool gone")
+
+    row = {"prompt": [{"role": "user", "content": "1+1?"}], "completion": [{"role": "assistant", "content": "2"}]}
+    args = SFTConfig(output_dir=str(tmp_path), use_cpu=True, report_to="none", max_steps=4, save_strategy="no",
+                     per_device_train_batch_size=2)
+    trainer = SFTTrainer(model=str(tiny_model), args=args, train_dataset=Dataset.from_list([row] * 8),
+                         callbacks=[FailingReward()])
+    with pytest.raises(SystemExit, match=r"training stopped at step 2: reward 'accuracy' raised on 3 batches in a "
+                                         r"row, last: OSError: pool gone; the model was not saved"):
+        train_and_save(trainer, None, StopOnNonFinite())
+    assert not (tmp_path / "model.safetensors").exists()
+
+
 def history_after(run_dir, step):
     state = json.loads((run_dir / "trainer_state.json").read_text())["log_history"]
     return [e for e in state if "loss" in e and e["step"] > step]
