@@ -35,6 +35,15 @@ def evaluate(model: str, output: Path, problems: int) -> dict:
     return json.loads(output.read_text())["benchmarks"]["arithmetic"]
 
 
+def paired_changes(before: Path, after: Path) -> dict:
+    """Held-out problems the later model gets right that the earlier one got wrong, and the reverse."""
+    def verdicts(path):
+        return [e["correct"] for e in json.loads(path.read_text())["greedy_completions"]["arithmetic"]]
+
+    pairs = list(zip(verdicts(before), verdicts(after)))
+    return {"fixed": sum(b and not a for a, b in pairs), "broken": sum(a and not b for a, b in pairs)}
+
+
 def main(args) -> dict:
     out = args.out
     (out / "eval").mkdir(parents=True, exist_ok=True)
@@ -51,6 +60,7 @@ def main(args) -> dict:
              str(out / "sft"), "--output_dir", str(run_dir), "--seed", str(seed), "--save_strategy", "no",
              *shlex.split(args.grpo_args)])
         results["grpo"][seed] = evaluate(str(run_dir), out / "eval" / f"grpo-seed{seed}.json", args.eval_problems)
+        results["grpo"][seed] |= paired_changes(out / "eval" / "sft.json", out / "eval" / f"grpo-seed{seed}.json")
     gains = [r["pass@1"] - results["sft"]["pass@1"] for r in results["grpo"].values()]
     results["grpo_gain"] = {"mean": statistics.mean(gains), "min": min(gains), "max": max(gains),
                             "stdev": statistics.stdev(gains) if len(gains) > 1 else 0.0, "per_seed": gains}
@@ -58,11 +68,12 @@ def main(args) -> dict:
 
 
 def summary(results: dict) -> str:
-    rows = ["| model | format rate | accuracy | mean length |", "| --- | --- | --- | --- |"]
     named = [("base", results["base"]), ("SFT", results["sft"])]
     named += [(f"GRPO seed {seed}", r) for seed, r in results["grpo"].items()]
+    rows = ["| model | format rate | accuracy | mean length | vs SFT: fixed / broken |", "| --- | --- | --- | --- | --- |"]
     for name, r in named:
-        rows.append(f"| {name} | {r['format_rate']:.3f} | {r['pass@1']:.3f} | {r['mean_length']:.1f} |")
+        paired = f"{r['fixed']} / {r['broken']}" if "fixed" in r else ""
+        rows.append(f"| {name} | {r['format_rate']:.3f} | {r['pass@1']:.3f} | {r['mean_length']:.1f} | {paired} |")
     gain = results["grpo_gain"]
     rows.append(f"\nGRPO gain over SFT (accuracy): mean {gain['mean']:+.3f}, stdev {gain['stdev']:.3f}, "
                 f"range [{gain['min']:+.3f}, {gain['max']:+.3f}] over {len(gain['per_seed'])} seed(s)")
