@@ -22,22 +22,31 @@ def load_stages(out: Path) -> dict[str, dict]:
             for stage in STAGES if (out / "eval" / f"{stage}.json").exists()}
 
 
+def greedy_examples(result: dict) -> list[dict]:
+    (examples,) = result["greedy_completions"].values()
+    return examples
+
+
 def table(stages: dict[str, dict]) -> str:
     rows = ["| stage | format rate | accuracy | mean length (tokens) |", "| --- | --- | --- | --- |"]
     for stage, result in stages.items():
-        (metrics,) = result["benchmarks"].values()
-        rows.append(f"| {stage} | {metrics['format_rate']:.2f} | {metrics['pass@1']:.2f} | {metrics['mean_length']:.0f} |")
+        (m,) = result["benchmarks"].values()
+        rows.append(f"| {stage} | {m['format_rate']:.2f} | {m['pass@1']:.2f} | {m['mean_length']:.0f} |")
     return "\n".join(rows)
 
 
 def side_by_side(stages: dict[str, dict]) -> str:
     """The first held-out problem the final model gets right and the base model does not."""
-    (first,), (last,) = stages[STAGES[0]]["greedy_completions"].values(), stages[list(stages)[-1]]["greedy_completions"].values()
-    index = next((i for i, (a, b) in enumerate(zip(first, last)) if b["correct"] and not a["correct"]), 0)
-    return "\n".join([f"problem: {first[index]['problem']}   (gold: {first[index]['gold']})", "",
-                      f"--- base model ({'right' if first[index]['correct'] else 'wrong'}):", first[index]["completion"].strip(),
-                      "", f"--- after {list(stages)[-1]} ({'right' if last[index]['correct'] else 'wrong'}):",
-                      last[index]["completion"].strip()])
+    final = list(stages)[-1]
+    base, last = greedy_examples(stages[STAGES[0]]), greedy_examples(stages[final])
+    i = next((i for i, (a, b) in enumerate(zip(base, last)) if b["correct"] and not a["correct"]), 0)
+
+    def verdict(example):
+        return "right" if example["correct"] else "wrong"
+
+    return "\n".join([f"problem: {base[i]['problem']}   (gold: {base[i]['gold']})", "",
+                      f"--- base model ({verdict(base[i])}):", base[i]["completion"].strip(), "",
+                      f"--- after {final} ({verdict(last[i])}):", last[i]["completion"].strip()])
 
 
 def report(out: Path) -> str:
