@@ -35,7 +35,7 @@ def test_grpo_on_two_processes(tmp_path, smollm2_checkpoint):
 def test_sft_on_two_processes(tmp_path, smollm2_checkpoint):
     launch("train_sft.py", "--config", "configs/demo_sft.yaml", "--model_name_or_path", str(smollm2_checkpoint),
            "--output_dir", str(tmp_path), "--max_steps", "1", "--save_steps", "1", "--per_device_train_batch_size", "1",
-           "--arithmetic_size", "2")
+           "--arithmetic_size", "2", "--logging_steps", "1")
     (step,) = logged_steps(tmp_path)
     assert step["epoch"] == 1.0  # 2 examples, 1 per process: one step is a whole epoch only with 2 processes
     assert (tmp_path / "model.safetensors").exists()
