@@ -53,6 +53,18 @@ EQUIVALENT = [  # (gold, completion, verdict): the answer checking a grader woul
     ("72", "72", False),  # no answer block and no \boxed{}: nothing to grade
     ("72", R1.format(think="", answer="seventy-two"), False),
     ("72", "<answer>\\boxed{72</answer>", False),
+    # The container does not change the verdict: what reads as 72 in an answer block reads so in a box.
+    ("72", R1.format(think="", answer="\\boxed{72 dollars}"), True),
+    ("72", "So the total is \\boxed{72 dollars}.", True),
+    ("72", R1.format(think="", answer="\\boxed{72 dollars.}"), True),
+    ("72", R1.format(think="", answer="\\boxed{72.}"), True),
+    ("72", R1.format(think="", answer="\\boxed{\\$72}"), True),
+    ("72", R1.format(think="", answer="\\boxed{72\\text{ dollars}}"), True),
+    ("1000", R1.format(think="", answer="\\boxed{1,000}"), True),
+    ("72", R1.format(think="", answer="\\boxed{72} so \\boxed{72}"), True),
+    # A long write-up in the answer block is graded by its last box.
+    ("72", R1.format(think="", answer="We add. " * 200 + "So \\boxed{72}."), True),
+    ("72", R1.format(think="", answer="We add. " * 200 + "So 72."), False),
 ]
 
 
