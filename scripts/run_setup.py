@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import os
+import time
 
 import torch
 from transformers import PrinterCallback, ProgressCallback, TrainerCallback
@@ -128,13 +129,9 @@ class CompactProgress(TrainerCallback):
         self.last_time = self.last_step = None
 
     def on_train_begin(self, args, state, control, **kwargs):
-        import time
-
         self.last_time, self.last_step = time.monotonic(), state.global_step
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        import time
-
         logs = logs or {}
         if not state.is_world_process_zero or not any(key in logs for key in ("loss", "reward")):
             return
