@@ -12,7 +12,8 @@ Sources, chosen by `dataset_name` in the config:
   * `arithmetic`: verifiable arithmetic word problems generated here in GSM8K's schema,
     seeded and deterministic, so the demo needs no download.
 
-Rows whose gold answer cannot be extracted are dropped, counted and logged.
+Rows whose gold answer cannot be extracted are dropped, counted and logged; a source, schema
+or template that cannot work is a ConfigError naming the key.
 """
 
 import logging
@@ -25,6 +26,7 @@ import yaml
 from datasets import Dataset, concatenate_datasets, load_dataset
 from trl import ScriptArguments
 
+from helpers.config import ConfigError
 from rewards import boxed_groups, usable_golds
 
 logger = logging.getLogger(__name__)
@@ -34,7 +36,15 @@ ARITHMETIC = "arithmetic"
 
 
 @dataclass
-class DataArguments(ScriptArguments):
+class TemplateArguments:
+    """The prompt template: a system prompt and the tags it asks for, by name from a YAML file."""
+
+    prompt_template: str = field(default="r1_zero", metadata={"help": "A template name from prompt_templates_file."})
+    prompt_templates_file: str = field(default=str(REPO_ROOT / "configs" / "prompts.yaml"))
+
+
+@dataclass
+class DataArguments(ScriptArguments, TemplateArguments):
     """Which data to train on and how to prompt for it (plus TRL's dataset_name/_config/_train_split)."""
 
     dataset_format: str | None = field(
@@ -57,8 +67,6 @@ class DataArguments(ScriptArguments):
     arithmetic_kinds: list[str] | None = field(
         default=None, metadata={"help": "Kinds of `arithmetic` problems (all by default): add_sub, multiply, "
                                         "wage, share."})
-    prompt_template: str = field(default="r1_zero", metadata={"help": "A template name from prompt_templates_file."})
-    prompt_templates_file: str = field(default=str(REPO_ROOT / "configs" / "prompts.yaml"))
 
 
 # --------------------------------------------------------------------------- gold answers
@@ -103,14 +111,14 @@ HUB_CONFIGS = {"openai/gsm8k": "main"}
 
 
 def resolve_format(dataset_name: str, dataset_format: str | None, allowed=SCHEMAS) -> str:
-    """The schema name for a source, or ValueError naming the key and the allowed values."""
+    """The schema name for a source, or ConfigError naming the key and the allowed values."""
     if dataset_format is None:
         dataset_format = "gsm8k" if dataset_name == ARITHMETIC else HUB_FORMATS.get(dataset_name)
     if dataset_format is None:
-        raise ValueError(f"dataset_format: required for dataset_name '{dataset_name}' (not a known Hub id); "
+        raise ConfigError(f"dataset_format: required for dataset_name '{dataset_name}' (not a known Hub id); "
                          f"allowed: {sorted(allowed)}")
     if dataset_format not in allowed:
-        raise ValueError(f"dataset_format: unknown '{dataset_format}'; allowed: {sorted(allowed)}")
+        raise ConfigError(f"dataset_format: unknown '{dataset_format}'; allowed: {sorted(allowed)}")
     return dataset_format
 
 
@@ -136,15 +144,17 @@ class PromptTemplate:
 
 def load_prompt_template(name: str, path: str | Path, for_training: bool = False) -> PromptTemplate:
     """A template by name. Training needs one that asks for tags: the rewards and SFT traces use them."""
+    if not Path(path).is_file():
+        raise ConfigError(f"prompt_templates_file: '{path}' is not a file")
     templates = yaml.safe_load(Path(path).read_text())
     allowed = sorted(n for n, t in templates.items() if not for_training or (t["reasoning_tag"] and t["answer_tag"]))
     if name not in allowed:
         why = "asks for no tags, so it is for evaluation only" if name in templates else "unknown"
-        raise ValueError(f"prompt_template: '{name}' {why}; allowed (from {path}): {allowed}")
+        raise ConfigError(f"prompt_template: '{name}' {why}; allowed (from {path}): {allowed}")
     template = PromptTemplate(**templates[name])
     for tag in (template.reasoning_tag, template.answer_tag):
         if tag is not None and f"<{tag}>" not in template.system_prompt:
-            raise ValueError(f"prompt_template '{name}': its system_prompt never shows the <{tag}> tag the rewards "
+            raise ConfigError(f"prompt_template '{name}': its system_prompt never shows the <{tag}> tag the rewards "
                              f"look for; fix {path}")
     return template
 
@@ -152,8 +162,8 @@ def load_prompt_template(name: str, path: str | Path, for_training: bool = False
 # --------------------------------------------------------------------------- loading
 
 
-def load_raw(dataset_name: str, dataset_config: str | None = None, split: str = "train",
-             arithmetic_size: int = 1000, arithmetic_seed: int = 0, arithmetic_kinds: list[str] | None = None) -> Dataset:
+def load_raw(dataset_name: str, dataset_config: str | None = None, split: str = "train", arithmetic_size: int = 1000,
+             arithmetic_seed: int = 0, arithmetic_kinds: list[str] | None = None) -> Dataset:
     """Rows in the source's own schema, from the generator, a local file/folder or the Hub."""
     if dataset_name == ARITHMETIC:
         return arithmetic_problems(arithmetic_size, arithmetic_seed, arithmetic_kinds)
@@ -161,7 +171,7 @@ def load_raw(dataset_name: str, dataset_config: str | None = None, split: str = 
     if path.is_file():
         builder = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}.get(path.suffix)
         if builder is None:
-            raise ValueError(f"dataset_name: cannot read '{path}'; allowed file types: .jsonl, .json, .parquet")
+            raise ConfigError(f"dataset_name: cannot read '{path}'; allowed file types: .jsonl, .json, .parquet")
         return load_dataset(builder, data_files=str(path), split="train")
     if path.is_dir():
         return load_dataset(str(path), split=split)
@@ -171,7 +181,7 @@ def load_raw(dataset_name: str, dataset_config: str | None = None, split: str = 
 def require_columns(raw: Dataset, columns, dataset_format: str, source: str) -> None:
     missing = [c for c in columns if c not in raw.column_names]
     if missing:
-        raise ValueError(f"dataset {source}: missing column(s) {missing} for dataset_format '{dataset_format}'; "
+        raise ConfigError(f"dataset {source}: missing column(s) {missing} for dataset_format '{dataset_format}'; "
                          f"it has {raw.column_names}")
 
 
@@ -348,7 +358,7 @@ def arithmetic_problems(n: int, seed: int = 0, kinds: list[str] | None = None) -
     drawn evenly from `kinds` (all of ARITHMETIC_KINDS by default)."""
     unknown = sorted(set(kinds or []) - set(ARITHMETIC_KINDS))
     if unknown or kinds == []:
-        raise ValueError(f"arithmetic_kinds: unknown {unknown or kinds}; allowed: {sorted(ARITHMETIC_KINDS)}")
+        raise ConfigError(f"arithmetic_kinds: unknown {unknown or kinds}; allowed: {sorted(ARITHMETIC_KINDS)}")
     makers = [ARITHMETIC_KINDS[k] for k in (kinds or ARITHMETIC_KINDS)]
     rng = random.Random(seed)
     rows = []

@@ -15,19 +15,22 @@ seen: an exception or a non-finite value scores 0.0 and is counted in the
 a row stops the run (RewardFailure) instead of letting it train on the other rewards.
 
 Answer checking (`accuracy`, `cosine`) runs math-verify in killable worker processes
-(`scripts/verify_pool.py`): it is known to hang and to exhaust memory on some inputs.
+(`helpers/verify_pool.py`): it is known to hang and to exhaust memory on some inputs.
 """
 
 import functools
 import inspect
+import json
 import logging
 import math
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from scripts.verify_pool import VerifyPool
+from helpers.config import ConfigError
+from helpers.verify_pool import VerifyPool
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +67,17 @@ def completion_text(completion) -> str:
     return completion if isinstance(completion, str) else str(completion)
 
 
-def tag_blocks(text: str, reasoning_tag: str, answer_tag: str):
+class TagBlocks(NamedTuple):
+    """The text around and inside `before <r> reasoning </r> between <a> answer </a> after`."""
+
+    before: str
+    reasoning: str
+    between: str
+    answer: str
+    after: str
+
+
+def tag_blocks(text: str, reasoning_tag: str, answer_tag: str) -> TagBlocks | None:
     """Split `before <r> reasoning </r> between <a> answer </a> after`, or None.
 
     None unless each of the four tags occurs exactly once and in that order, which is
@@ -77,8 +90,8 @@ def tag_blocks(text: str, reasoning_tag: str, answer_tag: str):
     if starts != sorted(starts):
         return None
     ends = [start + len(tag) for start, tag in zip(starts, tags)]
-    return (text[: starts[0]], text[ends[0] : starts[1]], text[ends[1] : starts[2]],
-            text[ends[2] : starts[3]], text[ends[3] :])
+    return TagBlocks(text[: starts[0]], text[ends[0] : starts[1]], text[ends[1] : starts[2]],
+                     text[ends[2] : starts[3]], text[ends[3] :])
 
 
 def last_tag_content(text: str, tag: str | None) -> str | None:
@@ -141,24 +154,43 @@ def reasoning_text(text: str, reasoning_tag: str) -> str:
 
 # --------------------------------------------------------------------------- answer checking
 
+@dataclass
+class VerifyArguments:
+    """The math-verify worker pool's settings: config keys of every command that checks answers."""
+
+    verify_workers: int = field(default=4, metadata={"help": "math-verify worker processes (>= 1)."})
+    verify_timeout_s: float = field(default=5.0, metadata={"help": "Hard wall-clock limit per answer check (> 0)."})
+    verify_memory_mb: int = field(default=2048, metadata={"help": "Address-space cap per math-verify worker "
+                                                                  "(>= 256; Python itself needs about 200)."})
+
+    def __post_init__(self):
+        for key, ok, allowed in [("verify_workers", self.verify_workers >= 1, ">= 1"),
+                                 ("verify_timeout_s", self.verify_timeout_s > 0, "> 0"),
+                                 ("verify_memory_mb", self.verify_memory_mb >= 256, ">= 256")]:
+            if not ok:
+                raise ConfigError(f"{key}: {getattr(self, key)!r} is out of range; allowed: {allowed}")
+
+
 _pool: VerifyPool | None = None
-_pool_settings: dict = {}  # VerifyPool's own defaults until configure_verification is called
+_pool_settings = VerifyArguments()
 
 
-def configure_verification(workers: int, timeout_s: float, memory_mb: int):
+def configure_verification(settings: VerifyArguments):
     """Settings for the math-verify worker pool (started on first use)."""
-    global _pool
-    new = {"workers": workers, "timeout_s": timeout_s, "memory_mb": memory_mb}
-    if _pool is not None and new != _pool_settings:
+    global _pool, _pool_settings
+    # Only the pool's own keys: a RewardArguments or EvalArguments carries these and more.
+    settings = VerifyArguments(settings.verify_workers, settings.verify_timeout_s, settings.verify_memory_mb)
+    if _pool is not None and settings != _pool_settings:
         _pool.close()
         _pool = None
-    _pool_settings.update(new)
+    _pool_settings = settings
 
 
 def verification_pool() -> VerifyPool:
     global _pool
     if _pool is None:
-        _pool = VerifyPool(**_pool_settings)
+        _pool = VerifyPool(_pool_settings.verify_workers, _pool_settings.verify_timeout_s,
+                           _pool_settings.verify_memory_mb)
     return _pool
 
 
@@ -242,7 +274,8 @@ def format_(completions, reasoning_tag: str = "think", answer_tag: str = "answer
     rewards = []
     for c in completions:
         blocks = tag_blocks(completion_text(c), reasoning_tag, answer_tag)
-        ok = blocks is not None and all(not b.strip() for b in blocks[0::2]) and all(b.strip() for b in blocks[1::2])
+        ok = (blocks is not None and not (blocks.before + blocks.between + blocks.after).strip()
+              and bool(blocks.reasoning.strip()) and bool(blocks.answer.strip()))
         rewards.append(float(ok))
     return rewards
 
@@ -268,9 +301,9 @@ def reasoning_steps(completions, reasoning_tag: str = "think", target_steps: int
 
 
 @register("cosine", max_len="> 0", exceed_length_penalty="<= 0")
-def cosine(completions, solution, answer_tag: str = "answer", completion_ids=None, eos_token_ids=(), max_len: int = 1000,
-           min_value_correct: float = 0.5, max_value_correct: float = 1.0, min_value_wrong: float = -1.0,
-           max_value_wrong: float = -0.5, exceed_length_penalty: float = -1.0, **kwargs):
+def cosine(completions, solution, answer_tag: str = "answer", completion_ids=None, eos_token_ids=(),
+           max_len: int = 1000, min_value_correct: float = 0.5, max_value_correct: float = 1.0,
+           min_value_wrong: float = -1.0, max_value_wrong: float = -0.5, exceed_length_penalty: float = -1.0, **kwargs):
     """Length-scaled correctness ("Demystifying Long CoT", Yeo et al. 2025): correct answers earn
     max_value_correct when short, falling along a cosine to min_value_correct at `max_len`
     tokens; wrong answers earn min_value_wrong when short, rising to max_value_wrong at
@@ -300,7 +333,8 @@ def cosine(completions, solution, answer_tag: str = "answer", completion_ids=Non
 
 
 # Scripts written without spaces between words: each character counts as a word.
-_UNSPACED_CHAR = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_UNSPACED_CHAR = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+                  "\uac00-\ud7af\uf900-\ufaff")
 _WORD = re.compile(rf"[{_UNSPACED_CHAR}]|[^\s{_UNSPACED_CHAR}]+")
 
 
@@ -408,8 +442,8 @@ def xml_strict_format(completions, reasoning_tag: str = "reasoning", answer_tag:
     rewards = []
     for c in completions:
         blocks = tag_blocks(completion_text(c), reasoning_tag, answer_tag)
-        ok = blocks is not None and blocks[0] == "" and blocks[2] == "\n" and blocks[4] in ("", "\n") and all(
-            len(b) > 2 and b.startswith("\n") and b.endswith("\n") for b in blocks[1::2])
+        ok = (blocks is not None and blocks.before == "" and blocks.between == "\n" and blocks.after in ("", "\n")
+              and all(len(b) > 2 and b[0] == b[-1] == "\n" for b in (blocks.reasoning, blocks.answer)))
         rewards.append(0.5 if ok else 0.0)
     return rewards
 
@@ -421,7 +455,7 @@ def xml_soft_format(completions, reasoning_tag: str = "reasoning", answer_tag: s
     rewards = []
     for c in completions:
         blocks = tag_blocks(completion_text(c), reasoning_tag, answer_tag)
-        rewards.append(0.5 if blocks is not None and not blocks[0].strip() and not blocks[2].strip() else 0.0)
+        rewards.append(0.5 if blocks is not None and not (blocks.before + blocks.between).strip() else 0.0)
     return rewards
 
 
@@ -436,8 +470,9 @@ def xml_count(completions, reasoning_tag: str = "reasoning", answer_tag: str = "
 
 
 @dataclass
-class RewardArguments:
-    """Which rewards to train on and how they are set up (weights: GRPOConfig.reward_weights)."""
+class RewardArguments(VerifyArguments):
+    """Which rewards to train on and how they are set up (weights: GRPOConfig.reward_weights),
+    checked when built: an unknown reward, parameter or out-of-range value is a ConfigError."""
 
     reward_funcs: list[str] = field(
         default_factory=lambda: ["accuracy", "format"],
@@ -445,11 +480,22 @@ class RewardArguments:
     )
     reward_kwargs: dict | str | None = field(
         default=None,
-        metadata={"help": 'Per-reward parameter overrides, e.g. {"cosine": {"max_len": 512}} (JSON on the command line).'},
+        metadata={"help": 'Per-reward parameter overrides, e.g. {"cosine": {"max_len": 512}} (JSON on the '
+                          "command line)."},
     )
-    verify_workers: int = field(default=4, metadata={"help": "math-verify worker processes."})
-    verify_timeout_s: float = field(default=5.0, metadata={"help": "Hard wall-clock limit per answer check."})
-    verify_memory_mb: int = field(default=2048, metadata={"help": "Address-space cap per math-verify worker."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.reward_kwargs, str):  # from the command line
+            try:
+                self.reward_kwargs = json.loads(self.reward_kwargs)
+            except json.JSONDecodeError as error:
+                raise ConfigError(f"reward_kwargs: not valid JSON ({error}); e.g. --reward_kwargs "
+                                  f"'{{\"cosine\": {{\"max_len\": 512}}}}'") from error
+        self.reward_kwargs = {} if self.reward_kwargs is None else self.reward_kwargs
+        if not isinstance(self.reward_kwargs, dict):
+            raise ConfigError(f"reward_kwargs: expected a mapping, got {self.reward_kwargs!r}")
+        check_reward_config(self.reward_funcs, self.reward_kwargs)
 
 
 def reward_parameters(func: Callable) -> dict[str, object]:
@@ -460,19 +506,19 @@ def reward_parameters(func: Callable) -> dict[str, object]:
 
 
 def check_reward_config(names: list[str], reward_kwargs: dict) -> None:
-    """Raise ValueError naming the bad key and the allowed values."""
+    """Raise ConfigError naming the bad key and the allowed values."""
     unknown = [n for n in names if n not in REWARDS]
     if unknown:
-        raise ValueError(f"reward_funcs: unknown reward(s) {unknown}; allowed: {sorted(REWARDS)}")
+        raise ConfigError(f"reward_funcs: unknown reward(s) {unknown}; allowed: {sorted(REWARDS)}")
     for name, params in reward_kwargs.items():
         if name not in names:
-            raise ValueError(f"reward_kwargs: '{name}' is not in reward_funcs {names}")
+            raise ConfigError(f"reward_kwargs: '{name}' is not in reward_funcs {names}")
         if not isinstance(params, dict):
-            raise ValueError(f"reward_kwargs.{name} must be a mapping of parameter: value, got {params!r}")
+            raise ConfigError(f"reward_kwargs.{name} must be a mapping of parameter: value, got {params!r}")
         allowed = reward_parameters(REWARDS[name])
         for param, value in params.items():
             if param not in allowed:
-                raise ValueError(f"reward_kwargs.{name}: unknown parameter '{param}'; allowed: {sorted(allowed)}")
+                raise ConfigError(f"reward_kwargs.{name}: unknown parameter '{param}'; allowed: {sorted(allowed)}")
             check_parameter(f"reward_kwargs.{name}.{param}", value, allowed[param], PARAMETER_RANGES[name].get(param))
 
 
@@ -482,11 +528,11 @@ def check_parameter(key: str, value, default, bound: str | None) -> None:
     numeric = expected in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool)
     if not (numeric and (expected is float or isinstance(value, int))) and not (
             expected not in (int, float) and isinstance(value, expected)):
-        raise ValueError(f"{key}: {value!r} is not of type {expected.__name__}")
+        raise ConfigError(f"{key}: {value!r} is not of type {expected.__name__}")
     if bound is not None:
         op, limit = bound.split()
         if not _COMPARISONS[op](float(value), float(limit)):
-            raise ValueError(f"{key}: {value!r} is out of range; allowed: {bound}")
+            raise ConfigError(f"{key}: {value!r} is out of range; allowed: {bound}")
 
 
 def get_reward_funcs(names: list[str], reward_kwargs: dict | None = None, **shared) -> list[Callable]:

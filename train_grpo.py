@@ -1,7 +1,7 @@
 """GRPO training with rule-based rewards: DeepSeek-R1-Zero's recipe on a small model.
 
-    python train_grpo.py --config configs/zero.yaml                 # Qwen2.5-0.5B, one 24 GB GPU, vLLM
-    python train_grpo.py --config configs/demo_zero.yaml                 # SmolLM2-135M on CPU, a few minutes
+    python train_grpo.py --config configs/zero.yaml                        # Qwen2.5-0.5B, one 24 GB GPU, vLLM
+    python train_grpo.py --config configs/demo_zero.yaml                   # SmolLM2-135M on CPU, a few minutes
     python train_grpo.py --config configs/zero.yaml --learning_rate 2e-6   # any key overrides the YAML
 
 The YAML holds four groups of keys, parsed by TRL's `TrlParser`: data (`data.DataArguments`),
@@ -9,33 +9,31 @@ rewards (`rewards.RewardArguments`), TRL's `GRPOConfig` and `ModelConfig`. Every
 be wrong with a config is checked before the model loads.
 """
 
+import importlib.util
 import logging
+import math
 
+import torch
 from transformers import AutoTokenizer, GenerationConfig
 from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 
 from data import DataArguments, load_prompt_template, load_rl_dataset
-from rewards import RewardArguments, check_reward_config, configure_verification, get_reward_funcs
-from scripts.run_setup import (ConfigError, StopOnNonFinite, check_generation_backend, check_precision,
-                               check_save_steps, parse_config, parse_mapping, resolve_checkpoint,
-                               set_model_init_kwargs, setup_logging, train_and_save)
+from helpers.config import ConfigError, check_precision, parse_config, setup_logging
+from helpers.training import StopOnNonFinite, resolve_checkpoint, set_model_init_kwargs, train_and_save
+from rewards import RewardArguments, configure_verification, get_reward_funcs
 
 logger = logging.getLogger("train_grpo")
 
 
 def check_config(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
-                 model_args: ModelConfig) -> dict:
-    """Reject what would fail later, naming the key; return the parsed reward_kwargs."""
+                 model_args: ModelConfig) -> None:
+    """Reject what would fail later, naming the key (the rewards and their parameters were
+    checked when RewardArguments was built; the data and template are checked as they load)."""
     if not model_args.model_name_or_path:
         raise ConfigError("model_name_or_path: required (a Hub id such as Qwen/Qwen2.5-0.5B-Instruct, "
                           "or a local checkpoint folder)")
     if not data_args.dataset_name:
         raise ConfigError("dataset_name: required (a Hub id, a local file or folder, or 'arithmetic')")
-    reward_kwargs = parse_mapping(reward_args.reward_kwargs, "reward_kwargs")
-    try:
-        check_reward_config(reward_args.reward_funcs, reward_kwargs)
-    except ValueError as error:
-        raise ConfigError(str(error)) from error
     weights = training_args.reward_weights
     if weights is not None and len(weights) != len(reward_args.reward_funcs):
         raise ConfigError(f"reward_weights: {len(weights)} value(s) {weights} for {len(reward_args.reward_funcs)} "
@@ -43,15 +41,48 @@ def check_config(data_args: DataArguments, reward_args: RewardArguments, trainin
     check_precision(training_args, model_args)
     check_generation_backend(training_args)
     check_save_steps(training_args)
-    return reward_kwargs
+
+
+def check_generation_backend(training_args) -> None:
+    """vLLM needs the package and a CUDA GPU; say which to install or which flag to flip."""
+    if not getattr(training_args, "use_vllm", False):
+        return
+    if training_args.vllm_mode not in ("colocate", "server"):
+        raise ConfigError(f"vllm_mode: unknown '{training_args.vllm_mode}'; allowed: ['colocate', 'server']")
+    if importlib.util.find_spec("vllm") is None:
+        raise ConfigError("use_vllm: true, but vLLM is not installed: pip install -r requirements-gpu.txt "
+                          "(needs a CUDA GPU), or pass --use_vllm false to generate with transformers")
+    if not torch.cuda.is_available():
+        raise ConfigError("use_vllm: true needs a CUDA GPU and none is visible; pass --use_vllm false "
+                          "(or use configs/demo_zero.yaml on CPU)")
+
+
+def check_save_steps(training_args) -> None:
+    """GRPO checkpoints resume exactly only at the start of a generation round.
+
+    TRL generates `steps_per_generation x num_iterations` micro-batches at once and does not
+    save that buffer, so a checkpoint taken mid-round resumes with freshly generated
+    completions where the original run reused old ones: the runs diverge.
+    """
+    if training_args.save_strategy != "steps" or training_args.save_steps < 1:
+        return
+    round_length = training_args.steps_per_generation * training_args.num_iterations  # micro-batches
+    micro_batches = int(training_args.save_steps) * training_args.gradient_accumulation_steps
+    if micro_batches % round_length:
+        multiple = round_length // math.gcd(round_length, training_args.gradient_accumulation_steps)
+        raise ConfigError(
+            f"save_steps: {training_args.save_steps} optimizer steps end mid-way through a generation round "
+            f"(steps_per_generation x num_iterations = {round_length} micro-batches, gradient_accumulation_steps = "
+            f"{training_args.gradient_accumulation_steps}); TRL does not save its generation buffer, so such a "
+            f"checkpoint would resume out of phase. Use a multiple of {multiple}.")
 
 
 def eos_token_ids(model_args: ModelConfig) -> list[int]:
     """Every token that ends a completion, as GRPOTrainer counts them (tokenizer + generation config)."""
-    ids = [AutoTokenizer.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision).eos_token_id]
+    model, revision = model_args.model_name_or_path, model_args.model_revision
+    ids = [AutoTokenizer.from_pretrained(model, revision=revision).eos_token_id]
     try:
-        declared = GenerationConfig.from_pretrained(model_args.model_name_or_path,
-                                                    revision=model_args.model_revision).eos_token_id
+        declared = GenerationConfig.from_pretrained(model, revision=revision).eos_token_id
     except OSError:  # no generation_config.json
         declared = None
     return ids + [i for i in ([declared] if isinstance(declared, int) else declared or []) if i not in ids]
@@ -59,18 +90,16 @@ def eos_token_ids(model_args: ModelConfig) -> list[int]:
 
 def main(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
          model_args: ModelConfig) -> GRPOTrainer:
-    reward_kwargs = check_config(data_args, reward_args, training_args, model_args)
+    check_config(data_args, reward_args, training_args, model_args)
     checkpoint = resolve_checkpoint(training_args)
-    configure_verification(reward_args.verify_workers, reward_args.verify_timeout_s, reward_args.verify_memory_mb)
-    try:
-        template = load_prompt_template(data_args.prompt_template, data_args.prompt_templates_file, for_training=True)
-        dataset = load_rl_dataset(data_args)
-    except ValueError as error:
-        raise ConfigError(str(error)) from error
+    configure_verification(reward_args)
+    template = load_prompt_template(data_args.prompt_template, data_args.prompt_templates_file, for_training=True)
+    dataset = load_rl_dataset(data_args)
     logger.info("%d training prompts from %s", len(dataset), data_args.dataset_name)
 
-    reward_funcs = get_reward_funcs(reward_args.reward_funcs, reward_kwargs, reasoning_tag=template.reasoning_tag,
-                                    answer_tag=template.answer_tag, eos_token_ids=eos_token_ids(model_args))
+    reward_funcs = get_reward_funcs(reward_args.reward_funcs, reward_args.reward_kwargs,
+                                    reasoning_tag=template.reasoning_tag, answer_tag=template.answer_tag,
+                                    eos_token_ids=eos_token_ids(model_args))
 
     set_model_init_kwargs(training_args, model_args)
     non_finite = StopOnNonFinite()
@@ -93,4 +122,4 @@ if __name__ == "__main__":
         setup_logging(training_args.get_process_log_level())
         main(data_args, reward_args, training_args, model_args)
     except ConfigError as error:
-        raise SystemExit(f"config error: {error}")
+        raise SystemExit(f"config error: {error}") from None

@@ -16,8 +16,8 @@ from transformers import AutoTokenizer
 from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
 from data import DataArguments, load_sft_dataset
-from scripts.run_setup import (ConfigError, StopOnNonFinite, check_precision, parse_config, resolve_checkpoint,
-                               set_model_init_kwargs, setup_logging, train_and_save)
+from helpers.config import ConfigError, check_precision, parse_config, setup_logging
+from helpers.training import StopOnNonFinite, resolve_checkpoint, set_model_init_kwargs, train_and_save
 
 logger = logging.getLogger("train_sft")
 
@@ -38,7 +38,8 @@ def drop_long_examples(dataset, tokenizer, max_length: int | None, max_completio
     limits = f"max_length={max_length}" + (f", max_completion_tokens={max_completion_tokens}"
                                             if max_completion_tokens is not None else "")
     if len(kept) < len(dataset):
-        logger.warning("dropped %d of %d examples longer than %s tokens", len(dataset) - len(kept), len(dataset), limits)
+        logger.warning("dropped %d of %d examples longer than %s tokens", len(dataset) - len(kept), len(dataset),
+                       limits)
     if len(kept) == 0:
         raise ConfigError(f"max_length: all {len(dataset)} examples are longer than {limits} tokens")
     return kept
@@ -51,10 +52,7 @@ def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelCo
         raise ConfigError("dataset_name: required (bespokelabs/Bespoke-Stratos-17k, a local jsonl, or 'arithmetic')")
     check_precision(training_args, model_args)
     checkpoint = resolve_checkpoint(training_args)
-    try:
-        dataset = load_sft_dataset(data_args)
-    except ValueError as error:
-        raise ConfigError(str(error)) from error
+    dataset = load_sft_dataset(data_args)
 
     tokenizer = AutoTokenizer.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
     if training_args.max_length is not None or data_args.max_completion_tokens is not None:
@@ -81,4 +79,4 @@ if __name__ == "__main__":
         setup_logging(training_args.get_process_log_level())
         main(data_args, training_args, model_args)
     except ConfigError as error:
-        raise SystemExit(f"config error: {error}")
+        raise SystemExit(f"config error: {error}") from None

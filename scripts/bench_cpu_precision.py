@@ -14,13 +14,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers.config import cpu_supports_bf16
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def train(script: str, config: str, output_dir: Path, bf16: bool, *extra: str) -> list[dict]:
-    subprocess.run([sys.executable, script, "--config", config, "--output_dir", str(output_dir), "--bf16", str(bf16).lower(),
-                    "--save_strategy", "no", "--logging_steps", "1", *extra], cwd=REPO_ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, script, "--config", config, "--output_dir", str(output_dir),
+                    "--bf16", str(bf16).lower(), "--save_strategy", "no", "--logging_steps", "1", *extra],
+                   cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
     return json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
 
 
@@ -35,12 +37,11 @@ def seconds_per_step(history: list[dict], skip_first: bool = True) -> float:
 
 
 def main(args) -> dict:
-    from scripts.run_setup import cpu_supports_bf16
-
     out, results = args.out, {"cpu_supports_bf16": cpu_supports_bf16()}
     for bf16 in (True, False):
         name = "bf16" if bf16 else "fp32"
-        sft = train("train_sft.py", "configs/demo_sft.yaml", out / f"sft-{name}", bf16, "--max_steps", str(args.sft_steps))
+        sft = train("train_sft.py", "configs/demo_sft.yaml", out / f"sft-{name}", bf16,
+                    "--max_steps", str(args.sft_steps))
         losses = [e["loss"] for e in sft if "loss" in e]
         grpo = train("train_grpo.py", "configs/demo_r1.yaml", out / f"grpo-{name}", bf16, "--model_name_or_path",
                      str(out / "sft-bf16"), "--max_steps", str(args.grpo_steps))
@@ -57,7 +58,6 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "outputs" / "bench" / "cpu_precision")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "outputs" / "bench" / "cpu_precision.json")
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO_ROOT))
     results = main(args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))

@@ -100,7 +100,8 @@ def run_variant(variant: str, tiny: bool, steps: int) -> dict:
     completions = shape["per_device"] * shape["grad_accum"]
     return {
         "variant": variant, "device": torch.cuda.get_device_name() if cuda else "cpu",
-        "model": "tiny" if tiny else "Qwen2.5-0.5B-shaped", "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+        "model": "tiny" if tiny else "Qwen2.5-0.5B-shaped",
+        "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
         "completions_per_step": completions, "completion_tokens": shape["completion"],
         "step_s": step_s, "completion_tokens_per_s": completions * shape["completion"] / step_s,
         "peak_memory_GiB": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
@@ -122,7 +123,8 @@ def main():
         return
     results = []
     for variant in args.variants:
-        cmd = [sys.executable, __file__, "--one", variant, "--steps", str(args.steps)] + (["--tiny"] if args.tiny else [])
+        cmd = [sys.executable, __file__, "--one", variant, "--steps", str(args.steps)]
+        cmd += ["--tiny"] if args.tiny else []
         proc = subprocess.run(cmd, capture_output=True, text=True)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
         if lines:

@@ -70,7 +70,8 @@ def main(args) -> dict:
 def summary(results: dict) -> str:
     named = [("base", results["base"]), ("SFT", results["sft"])]
     named += [(f"GRPO seed {seed}", r) for seed, r in results["grpo"].items()]
-    rows = ["| model | format rate | accuracy | mean length | vs SFT: fixed / broken |", "| --- | --- | --- | --- | --- |"]
+    rows = ["| model | format rate | accuracy | mean length | vs SFT: fixed / broken |",
+            "| --- | --- | --- | --- | --- |"]
     for name, r in named:
         paired = f"{r['fixed']} / {r['broken']}" if "fixed" in r else ""
         rows.append(f"| {name} | {r['format_rate']:.3f} | {r['pass@1']:.3f} | {r['mean_length']:.1f} | {paired} |")

@@ -1,6 +1,6 @@
 """Reward throughput on CPU: this project's rewards vs TRL's built-in `accuracy_reward`.
 
-    python scripts/bench_rewards.py --workers 2 --output outputs/bench/rewards.json
+    python scripts/bench_rewards.py --verify_workers 2 --output outputs/bench/rewards.json
 
 Completions: for each GSM8K-test and MATH-500 problem, a correct and a wrong answer in the R1
 format with the answer boxed (so both implementations read the same answer), plus a few
@@ -11,16 +11,15 @@ verdict on which the two disagree, split by which side is right (each completion
 either the gold itself or the gold plus a number, so the right verdict is known).
 """
 
-import argparse
 import json
-import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import rewards  # noqa: E402
-from data import REPO_ROOT, DataArguments, load_rl_dataset  # noqa: E402
+import rewards
+from data import REPO_ROOT, DataArguments, load_rl_dataset
+from helpers.config import parse_config
+from rewards import VerifyArguments
 
 ADVERSARIAL = [
     "\\boxed{\\dfrac{5^{\\left(5^{\\left(5^{\\left(5^5\\right)}\\right)} - 4\\right)} - 5}{16}}",
@@ -51,25 +50,27 @@ def timed(func, *args, **kwargs):
     return out, time.perf_counter() - start
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data_dir", type=Path, default=REPO_ROOT.parent / "shared" / "data")
-    parser.add_argument("--per_benchmark", type=int, default=None, help="problems per benchmark (default all)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--timeout_s", type=float, default=5.0)
-    parser.add_argument("--reward_funcs", nargs="+", default=["accuracy", "format", "reasoning_steps", "cosine",
-                                                                  "repetition"])
-    parser.add_argument("--output", type=Path, default=Path("outputs/bench/rewards.json"))
-    args = parser.parse_args()
+@dataclass
+class BenchArguments(VerifyArguments):
+    """What to measure; the `verify_*` keys set up the math-verify pool as in the training configs."""
 
+    data_dir: str = field(default=str(REPO_ROOT.parent / "shared" / "data"),
+                          metadata={"help": "A folder holding gsm8k/ and math500/ (test.jsonl each)."})
+    per_benchmark: int | None = field(default=None, metadata={"help": "Problems per benchmark (default all)."})
+    reward_funcs: list[str] = field(
+        default_factory=lambda: ["accuracy", "format", "reasoning_steps", "cosine", "repetition"])
+    output: str = "outputs/bench/rewards.json"
+
+
+def main(args: BenchArguments):
     from trl.rewards import accuracy_reward as trl_accuracy
 
-    texts, golds = completions_and_golds(args.data_dir, args.per_benchmark)
+    texts, golds = completions_and_golds(Path(args.data_dir), args.per_benchmark)
     chats = [[{"role": "assistant", "content": t}] for t in texts]
     # TRL's reward reads the gold as LaTeX; wrap it as our reward does so both grade the same thing.
     trl_golds = [f"$\\boxed{{{g}}}$" for g in golds]
 
-    rewards.configure_verification(workers=args.workers, timeout_s=args.timeout_s, memory_mb=2048)
+    rewards.configure_verification(args)
     rewards.verification_pool().judge([("$\\boxed{1}$", "1")])  # start the workers outside the timing
     trl_scores, trl_s = timed(trl_accuracy, chats, trl_golds)
     (ours,) = rewards.get_reward_funcs(["accuracy"])
@@ -94,7 +95,7 @@ def main():
         "trl_accuracy_per_s": len(texts) / trl_s,
         "our_accuracy_per_s": len(texts) / ours_s,
         "speedup": trl_s / ours_s,
-        "verify_workers": args.workers,
+        "verify_workers": args.verify_workers,
         "disagreements": len(disagreements),
         "disagreements_trl_right": sum(d["trl"] == d["right"] for d in disagreements),
         "disagreements_ours_right": sum(d["ours"] == d["right"] for d in disagreements),
@@ -104,12 +105,13 @@ def main():
         "adversarial_included_in_list_run": len(ADVERSARIAL),
         "verify_timeouts": rewards.verification_pool().stats.timeouts,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2))
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "disagreement_examples"}, indent=2))
     for d in disagreements[:5]:
         print("disagreement:", d)
 
 
 if __name__ == "__main__":
-    main()
+    main(parse_config((BenchArguments,)))

@@ -6,12 +6,9 @@ base and the final model, and the GRPO reward curves.
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.plot_metrics import plot  # noqa: E402
+from helpers.plots import plot
 
 STAGES = ["base", "sft", "grpo"]
 

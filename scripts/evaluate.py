@@ -15,23 +15,32 @@ transformers otherwise; deterministic for a given seed. Writes JSON and prints a
 import itertools
 import json
 import logging
-import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from data import ARITHMETIC, REPO_ROOT, load_prompt_template, load_raw, to_rl_dataset  # noqa: E402
-from rewards import as_verifiable, check_answers, final_answer, get_reward_funcs, gold_latex, verification_pool  # noqa: E402
-from scripts.generation import make_generator  # noqa: E402
-from scripts.run_setup import ConfigError, parse_config, setup_logging  # noqa: E402
+from data import ARITHMETIC, TemplateArguments, load_prompt_template, load_raw, to_rl_dataset
+from helpers.config import ConfigError, parse_config, setup_logging
+from helpers.generation import make_generator
+from rewards import (
+    VerifyArguments,
+    as_verifiable,
+    check_answers,
+    configure_verification,
+    final_answer,
+    get_reward_funcs,
+    gold_latex,
+    verification_pool,
+)
 
 BENCHMARKS = {"gsm8k": "gsm8k", "math500": "math500", ARITHMETIC: "gsm8k"}  # name -> dataset_format
 
 
-@dataclass
-class EvalArguments:
+@dataclass(kw_only=True)
+class EvalArguments(TemplateArguments, VerifyArguments):
+    """What to evaluate and how; `prompt_template` (the strict score's format, the training one) and
+    the `verify_*` keys mean what they mean in the training configs."""
+
     model: str = field(metadata={"help": "A checkpoint folder or Hub id."})
     benchmarks: list[str] = field(default_factory=lambda: ["gsm8k", "math500"])
     gsm8k_source: str = field(default="openai/gsm8k", metadata={"help": "Hub id, or a local folder/file."})
@@ -46,8 +55,6 @@ class EvalArguments:
     temperature: float = 0.6
     max_new_tokens: int = 512
     seed: int = 0
-    prompt_template: str = field(default="r1_zero", metadata={"help": "The strict score: the training format."})
-    prompt_templates_file: str = str(REPO_ROOT / "configs" / "prompts.yaml")
     lenient: bool = field(default=True, metadata={"help": "Also score greedy answers under lenient_template."})
     lenient_template: str = field(default="qwen_boxed", metadata={"help": "The lenient score's prompt: Qwen's own "
                                                                           "CoT prompt, the last \\boxed{} graded."})
@@ -117,6 +124,7 @@ def evaluate(args: EvalArguments, generator=None) -> dict:
     unknown = [b for b in args.benchmarks if b not in BENCHMARKS]
     if unknown:
         raise ConfigError(f"benchmarks: unknown {unknown}; allowed: {sorted(BENCHMARKS)}")
+    configure_verification(args)
     template = load_prompt_template(args.prompt_template, args.prompt_templates_file)
     lenient = load_prompt_template(args.lenient_template, args.prompt_templates_file) if args.lenient else None
     generator = generator or make_generator(args.model, args.backend)
@@ -157,7 +165,7 @@ if __name__ == "__main__":
         args = parse_config((EvalArguments,))
         results = evaluate(args)
     except ConfigError as error:
-        raise SystemExit(f"config error: {error}")
+        raise SystemExit(f"config error: {error}") from None
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2))
     print(f"{args.model}\n{table(results)}")

@@ -6,12 +6,9 @@ evaluation JSONs, and the training curves of the RL stages as a PNG.
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.plot_metrics import plot  # noqa: E402
+from helpers.plots import plot
 
 STAGES = ["base", "zero", "sft", "r1", "r1_final"]  # evaluation order; eval/<stage>.json
 RL_RUNS = ["zero", "r1", "r1_final"]

@@ -12,22 +12,19 @@ accept rate; writes {prompt, completion} rows in the chat format SFT trains on.
 
 import json
 import logging
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from data import DataArguments, load_prompt_template, load_rl_dataset  # noqa: E402
-from rewards import get_reward_funcs  # noqa: E402
-from scripts.generation import make_generator  # noqa: E402
-from scripts.run_setup import ConfigError, parse_config  # noqa: E402
-
-logger = logging.getLogger("rejection_sample")
+from data import DataArguments, load_prompt_template, load_rl_dataset
+from helpers.config import ConfigError, parse_config
+from helpers.generation import make_generator
+from rewards import VerifyArguments, configure_verification, get_reward_funcs
 
 
-@dataclass
-class SamplingArguments:
+@dataclass(kw_only=True)
+class SamplingArguments(VerifyArguments):
+    """How to sample and what to keep (the data and prompt template: DataArguments)."""
+
     model: str = field(metadata={"help": "The checkpoint to sample from."})
     output: str = field(default="outputs/rejection_sampled.jsonl")
     num_samples: int = field(default=8, metadata={"help": "Completions sampled per problem (k)."})
@@ -56,13 +53,11 @@ def accepted_rows(prompts, solutions, samples, reward_funcs, threshold: float, k
 def main(sampling: SamplingArguments, data_args: DataArguments, generator=None) -> dict:
     if sampling.keep not in ("all", "shortest"):
         raise ConfigError(f"keep: unknown '{sampling.keep}'; allowed: ['all', 'shortest']")
-    try:
-        template = load_prompt_template(data_args.prompt_template, data_args.prompt_templates_file)
-        reward_funcs = get_reward_funcs(sampling.accept_rewards, reasoning_tag=template.reasoning_tag,
-                                        answer_tag=template.answer_tag)
-        dataset = load_rl_dataset(data_args)
-    except ValueError as error:
-        raise ConfigError(str(error)) from error
+    configure_verification(sampling)
+    template = load_prompt_template(data_args.prompt_template, data_args.prompt_templates_file)
+    reward_funcs = get_reward_funcs(sampling.accept_rewards, reasoning_tag=template.reasoning_tag,
+                                    answer_tag=template.answer_tag)
+    dataset = load_rl_dataset(data_args)
     generator = generator or make_generator(sampling.model, sampling.backend)
     samples = generator.generate(dataset["prompt"], sampling.num_samples, sampling.max_new_tokens,
                                  sampling.temperature, sampling.seed)
@@ -87,4 +82,4 @@ if __name__ == "__main__":
         sampling_args, data_args = parse_config((SamplingArguments, DataArguments))
         main(sampling_args, data_args)
     except ConfigError as error:
-        raise SystemExit(f"config error: {error}")
+        raise SystemExit(f"config error: {error}") from None

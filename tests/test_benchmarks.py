@@ -16,7 +16,7 @@ def run(*args):
 
 def test_bench_rewards_agrees_with_trl_on_real_answers(tmp_path):
     out = tmp_path / "rewards.json"
-    run("scripts/bench_rewards.py", "--per_benchmark", "20", "--workers", "2", "--data_dir", str(SHARED_DATA),
+    run("scripts/bench_rewards.py", "--per_benchmark", "20", "--verify_workers", "2", "--data_dir", str(SHARED_DATA),
         "--output", str(out))
     result = json.loads(out.read_text())
     assert result["completions"] == 80

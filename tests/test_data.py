@@ -1,10 +1,11 @@
+import json
 import logging
 
 import pytest
 from conftest import FIXTURES, SHARED_DATA
 
 import data
-from data import DataArguments, load_prompt_template, load_rl_dataset
+from data import DataArguments, load_prompt_template, load_rl_dataset, load_sft_dataset
 from rewards import get_reward_funcs
 
 R1_SYSTEM_START = "A conversation between User and Assistant."
@@ -102,16 +103,19 @@ def test_gold_answers_from_real_data_are_graded_correct_by_the_accuracy_reward()
     for dataset_format, path in [("gsm8k", SHARED_DATA / "gsm8k"), ("math500", SHARED_DATA / "math500")]:
         ds = load(dataset_name=str(path), dataset_format=dataset_format, dataset_train_split="test")
         (accuracy,) = get_reward_funcs(["accuracy"])
-        completions = [[{"role": "assistant", "content": f"<think>x</think><answer>{s}</answer>"}] for s in ds["solution"]]
+        completions = [[{"role": "assistant", "content": f"<think>x</think><answer>{s}</answer>"}]
+                       for s in ds["solution"]]
         scores = accuracy(completions, solution=ds["solution"])
         wrong = [gold for gold, score in zip(ds["solution"], scores) if score != 1.0]
         assert wrong == [], (dataset_format, wrong)
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"dataset_name": "some/unknown-hub-id"}, "dataset_format: required .* allowed: \\['gsm8k', 'math500', 'numina_tir'\\]"),
+    ({"dataset_name": "some/unknown-hub-id"},
+     "dataset_format: required .* allowed: \\['gsm8k', 'math500', 'numina_tir'\\]"),
     ({"dataset_name": "arithmetic", "dataset_format": "gsm9k"}, "dataset_format: unknown 'gsm9k'"),
-    ({"dataset_name": "arithmetic", "prompt_template": "r1"}, "prompt_template: 'r1' unknown; allowed .*'gsm8k_xml', 'r1_zero'"),
+    ({"dataset_name": "arithmetic", "prompt_template": "r1"},
+     "prompt_template: 'r1' unknown; allowed .*'gsm8k_xml', 'r1_zero'"),
     ({"dataset_name": str(SHARED_DATA / "math500" / "test.jsonl"), "dataset_format": "gsm8k"},
      "missing column\\(s\\) \\['question'\\]"),
     ({"dataset_name": str(FIXTURES / ".." / "conftest.py"), "dataset_format": "gsm8k"}, "allowed file types"),
@@ -126,3 +130,81 @@ def test_a_template_must_show_its_tags(tmp_path):
     path.write_text("broken:\n  system_prompt: Think first.\n  reasoning_tag: think\n  answer_tag: answer\n")
     with pytest.raises(ValueError, match="never shows the <think> tag"):
         load_prompt_template("broken", path)
+
+
+# --------------------------------------------------------------------------- SFT traces
+
+
+BESPOKE = str(FIXTURES / "bespoke_stratos.jsonl")
+
+
+def load_sft(**kwargs):
+    return load_sft_dataset(DataArguments(dataset_name=BESPOKE, dataset_format="bespoke_stratos", **kwargs))
+
+
+def test_bespoke_traces_become_the_rl_format(caplog):
+    with caplog.at_level(logging.WARNING):
+        ds = load_sft()
+    assert "dropped 2 of 4 rows" in caplog.text  # no thought/solution markers; a proof with no final answer
+    row = ds[0]
+    system, user = row["prompt"]
+    assert system["content"] == load_prompt_template("r1_zero", DataArguments().prompt_templates_file).system_prompt
+    assert user["content"].startswith("The operation $\\otimes$")
+    assert "Return your final response" not in user["content"]
+    (assistant,) = row["completion"]
+    text = assistant["content"]
+    assert text.startswith("<think>\nOkay, let me compute") and "<|begin_of_thought|>" not in text
+    # The written-up solution goes to the reasoning; the answer block holds the final answer only.
+    assert "\n\nWe have $(1\\otimes 2)" in text.split("</think>")[0]
+    assert text.endswith("</think>\n<answer>\n-\\frac{2}{3}\n</answer>")
+    # The converted traces earn exactly what the RL stage pays for.
+    fmt, tags, accuracy = get_reward_funcs(["format", "tag_count", "accuracy"])
+    assert fmt([row["completion"]]) == [1.0]
+    assert tags([row["completion"]]) == [1.0]
+    assert accuracy([row["completion"]], solution=["-2/3"]) == [1.0]
+    cosine = get_reward_funcs(["cosine"], {"cosine": {"max_len": 1000}})[0]
+    assert cosine([row["completion"]], solution=["-2/3"])[0] > 0.9  # short and correct
+
+
+def test_gsm8k_schema_rows_become_think_answer_traces():
+    """GSM8K's worked solutions (and the generator's, in the same schema) are SFT traces too."""
+    from conftest import SHARED_DATA
+
+    gsm8k = load_sft_dataset(DataArguments(dataset_name=str(SHARED_DATA / "gsm8k" / "train.jsonl"),
+                                           dataset_format="gsm8k", max_train_samples=2))
+    text = gsm8k[0]["completion"][0]["content"]
+    assert text == ("<think>\nNatalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips altogether "
+                    "in April and May.\n</think>\n<answer>\n72\n</answer>")
+    arithmetic = load_sft_dataset(DataArguments(dataset_name="arithmetic", arithmetic_size=20))
+    assert len(arithmetic) == 20
+    fmt, accuracy = get_reward_funcs(["format", "accuracy"])
+    golds = [row["answer"].rsplit("#### ", 1)[1] for row in __import__("data").arithmetic_problems(20)]
+    assert fmt(arithmetic["completion"]) == [1.0] * 20
+    assert accuracy(arithmetic["completion"], solution=golds) == [1.0] * 20
+    assert all("<<" not in c[0]["content"] for c in arithmetic["completion"])  # calculator notes removed
+
+
+def test_the_xml_template_gives_reasoning_tags():
+    text = load_sft(prompt_template="gsm8k_xml")[0]["completion"][0]["content"]
+    assert text.startswith("<reasoning>\n") and "\n</reasoning>\n<answer>\n" in text
+
+
+def test_rejection_sampled_files_join_through_the_same_path(tmp_path):
+    extra = tmp_path / "sampled.jsonl"
+    row = {"prompt": [{"role": "user", "content": "1+1?"}],
+           "completion": [{"role": "assistant", "content": "<think>\n1+1\n</think>\n<answer>\n2\n</answer>"}]}
+    extra.write_text(json.dumps(row) + "\n")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    ds = load_sft(extra_train_files=[str(extra), str(empty)])
+    assert len(ds) == 3 and ds[-1] == row
+
+
+def test_missing_columns_are_named(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"messages": []}) + "\n")
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['conversations'\]"):
+        load_sft_dataset(DataArguments(dataset_name=str(bad), dataset_format="bespoke_stratos"))
+    with pytest.raises(ValueError,
+                       match=r"dataset_format: unknown 'numina_tir'; allowed: \['bespoke_stratos', 'gsm8k'"):
+        load_sft_dataset(DataArguments(dataset_name=str(bad), dataset_format="numina_tir"))

@@ -5,14 +5,14 @@ away; the config check refuses that, and this measures why on the real SmolLM2-1
 """
 
 import pytest
-import torch
 from conftest import REPO_ROOT
 from datasets import Dataset
 from trl import GRPOConfig, ModelConfig, SFTConfig, SFTTrainer
 
 from data import DataArguments, load_prompt_template
+from helpers.config import cpu_supports_bf16, parse_config
+from helpers.training import set_model_init_kwargs
 from rewards import RewardArguments
-from scripts.run_setup import cpu_supports_bf16, parse_config, set_model_init_kwargs
 
 
 def share_of_weights_changed(model_path, dtype: str, learning_rate: float, tmp_path) -> float:

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 import rewards
-from rewards import REWARDS, get_reward_funcs
+from helpers.config import ConfigError
+from rewards import REWARDS, RewardArguments, VerifyArguments, get_reward_funcs
 
 
 def chat(text):
@@ -164,7 +165,8 @@ def test_a_step_may_start_with_a_transition_word():
 
 
 def test_reasoning_steps_counts_substantive_distinct_steps():
-    real = "<think>\nStep 1: add 48 and 24 apples.\nStep 2: that gives 72 apples.\nFinally, check the sum again.\n</think>"
+    real = ("<think>\nStep 1: add 48 and 24 apples.\nStep 2: that gives 72 apples.\n"
+            "Finally, check the sum again.\n</think>")
     assert run("reasoning_steps", [real]) == [1.0]
     assert run("reasoning_steps", ["<think>\n1. add the two numbers\n</think>"]) == [pytest.approx(1 / 3)]
     hacks = ["Step 1: Step 2: Step 3:", "Step 1:\nStep 2:\nStep 3:", "- add it up now\n" * 5]
@@ -237,11 +239,14 @@ def test_registry_builds_named_rewards_with_config_parameters():
 
 @pytest.mark.parametrize("names,kwargs,message", [
     (["acuracy"], None, "allowed: ['accuracy'"),
-    (["repetition"], {"repetition": {"max_penalty": 1.0}}, "reward_kwargs.repetition.max_penalty: 1.0 is out of range; allowed: <= 0"),
-    (["repetition"], {"repetition": {"ngram_size": 0}}, "reward_kwargs.repetition.ngram_size: 0 is out of range; allowed: >= 1"),
+    (["repetition"], {"repetition": {"max_penalty": 1.0}},
+     "reward_kwargs.repetition.max_penalty: 1.0 is out of range; allowed: <= 0"),
+    (["repetition"], {"repetition": {"ngram_size": 0}},
+     "reward_kwargs.repetition.ngram_size: 0 is out of range; allowed: >= 1"),
     (["repetition"], {"repetition": {"ngram_size": 2.5}}, "ngram_size: 2.5 is not of type int"),
     (["cosine"], {"cosine": {"max_len": 0}}, "reward_kwargs.cosine.max_len: 0 is out of range; allowed: > 0"),
-    (["cosine"], {"cosine": {"exceed_length_penalty": 0.5}}, "exceed_length_penalty: 0.5 is out of range; allowed: <= 0"),
+    (["cosine"], {"cosine": {"exceed_length_penalty": 0.5}},
+     "exceed_length_penalty: 0.5 is out of range; allowed: <= 0"),
     (["cosine"], {"cosine": {"max_len": "512"}}, "max_len: '512' is not of type int"),
     (["reasoning_steps"], {"reasoning_steps": {"target_steps": 0}}, "target_steps: 0 is out of range; allowed: >= 1"),
     (["cosine"], {"cosine": {"maxlen": 5}}, "unknown parameter 'maxlen'; allowed: ['answer_tag'"),
@@ -250,6 +255,34 @@ def test_registry_builds_named_rewards_with_config_parameters():
 def test_registry_rejects_bad_config(names, kwargs, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(")):
         get_reward_funcs(names, kwargs)
+
+
+def test_reward_arguments_are_checked_when_built():
+    """A bad reward_kwargs (YAML mapping or command-line JSON) fails where RewardArguments is made, as a ConfigError."""
+    assert RewardArguments(reward_funcs=["cosine"], reward_kwargs='{"cosine": {"max_len": 64}}').reward_kwargs == {
+        "cosine": {"max_len": 64}}
+    assert RewardArguments().reward_kwargs == {}
+    for kwargs, message in [({"cosine": {"max_len": 0}}, "reward_kwargs.cosine.max_len: 0 is out of range"),
+                            ("{cosine: 1", "reward_kwargs: not valid JSON"),
+                            ([1], "reward_kwargs: expected a mapping")]:
+        with pytest.raises(ConfigError, match=message):
+            RewardArguments(reward_funcs=["cosine"], reward_kwargs=kwargs)
+    with pytest.raises(ConfigError, match=r"reward_funcs: unknown reward\(s\) \['acc'\]"):
+        RewardArguments(reward_funcs=["acc"])
+
+
+@pytest.mark.parametrize("key,value,allowed", [("verify_workers", 0, ">= 1"), ("verify_timeout_s", 0.0, "> 0"),
+                                               ("verify_memory_mb", 100, ">= 256")])
+def test_verify_settings_are_range_checked_by_name(key, value, allowed):
+    with pytest.raises(ConfigError, match=f"{key}: {value!r} is out of range; allowed: {allowed}"):
+        VerifyArguments(**{key: value})
+
+
+def test_tag_blocks_names_its_parts():
+    blocks = rewards.tag_blocks(" <think>r</think>\n<answer>a</answer>!", "think", "answer")
+    assert blocks == (" ", "r", "\n", "a", "!")
+    assert (blocks.before, blocks.reasoning, blocks.between, blocks.answer, blocks.after) == (" ", "r", "\n", "a", "!")
+    assert rewards.tag_blocks("<answer>a</answer><think>r</think>", "think", "answer") is None
 
 
 def test_parameters_in_range_are_accepted():
@@ -272,7 +305,8 @@ def test_a_reward_that_keeps_raising_stops_the_run(monkeypatch):
     assert func([chat("x")]) == [0.0]  # one bad batch: scored 0, training goes on
     assert func([chat("x")]) == [1.0]  # and a good batch resets the count
     assert func([chat("x")]) == [0.0] and func([chat("x")]) == [0.0]
-    with pytest.raises(rewards.RewardFailure, match="reward 'flaky' raised on 3 batches in a row, last: OSError: pool gone"):
+    with pytest.raises(rewards.RewardFailure,
+                       match="reward 'flaky' raised on 3 batches in a row, last: OSError: pool gone"):
         func([chat("x")])
 
 
@@ -346,7 +380,8 @@ def test_final_answer_is_capped_before_parsing():
 
 
 def test_the_readme_example_of_adding_a_reward_works(monkeypatch):
-    block = (Path(rewards.__file__).parent / "README.md").read_text().split("```python\n# rewards.py\n")[1].split("```")[0]
+    readme = (Path(rewards.__file__).parent / "README.md").read_text()
+    block = readme.split("```python\n# rewards.py\n")[1].split("```")[0]
     monkeypatch.setattr(rewards, "REWARDS", dict(REWARDS))
     exec(block, vars(rewards))  # noqa: S102 (our own README)
     (func,) = rewards.get_reward_funcs(["short_answer"], {"short_answer": {"max_chars": 2}})

@@ -1,8 +1,11 @@
-"""GRPO end to end on the real SmolLM2-135M-Instruct (CPU, ~1 minute)."""
+"""GRPO end to end on the real SmolLM2-135M-Instruct (CPU): two steps, and a killed run that resumes."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import REPO_ROOT
@@ -35,3 +38,42 @@ def test_two_grpo_steps_log_every_reward_and_write_a_checkpoint(tmp_path, smollm
         assert entry["verify/timeouts"] == 0
         assert 0 < entry["completions/mean_length"] <= 48
         assert -1.0 <= entry["rewards/cosine/mean"] <= 1.0
+
+
+def grpo_args(model, output_dir, *extra):
+    return [sys.executable, "train_grpo.py", "--config", "configs/demo_zero.yaml", "--model_name_or_path", str(model),
+            "--output_dir", str(output_dir), *extra]
+
+
+def history_after(run_dir, step):
+    state = json.loads((run_dir / "trainer_state.json").read_text())["log_history"]
+    return [e for e in state if "loss" in e and e["step"] > step]
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_where_it_stopped(smollm2_checkpoint, tmp_path):
+    common = ["--max_steps", "4", "--save_steps", "2", "--max_completion_length", "24",
+              "--reward_kwargs", '{"cosine": {"max_len": 24}}']
+    straight, crashed = tmp_path / "straight", tmp_path / "crashed"
+    subprocess.run(grpo_args(smollm2_checkpoint, straight, *common), cwd=REPO_ROOT, check=True,
+                   capture_output=True, timeout=900)
+
+    proc = subprocess.Popen(grpo_args(smollm2_checkpoint, crashed, *common), cwd=REPO_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    marker = crashed / "checkpoint-2" / "trainer_state.json"
+    deadline = time.monotonic() + 600
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)  # let the checkpoint's last file land
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert marker.exists() and not (crashed / "checkpoint-4").exists(), "the run was not killed mid-way"
+
+    resumed = subprocess.run(grpo_args(smollm2_checkpoint, crashed, *common, "--resume_from_checkpoint", "auto"),
+                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    after_straight, after_resume = history_after(straight, 2), history_after(crashed, 2)
+    assert [e["step"] for e in after_resume] == [3, 4]
+    for a, b in zip(after_straight, after_resume):
+        for key in ("loss", "reward", "completions/mean_length", "rewards/cosine/mean", "rewards/repetition/mean"):
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), (key, a["step"])

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from scripts.verify_pool import VerifyPool
+from helpers.verify_pool import VerifyPool
 
 NESTED_30 = "\\boxed{" + "{" * 30 + "1" + "}" * 30 + "}"  # >40 s inside math-verify without a limit
 
@@ -68,7 +68,7 @@ def test_repeated_pairs_hit_the_cache(pool):
 
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="workers >= 1"):
-        VerifyPool(workers=0)
+        VerifyPool(workers=0, timeout_s=5.0, memory_mb=1024)
 
 
 def test_workers_are_read_even_when_their_descriptors_are_above_1024():
@@ -114,7 +114,7 @@ def test_a_worker_exits_when_its_parent_is_killed_mid_check(tmp_path):
     from conftest import REPO_ROOT
 
     script = (f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r})\n"
-              "from scripts.verify_pool import VerifyPool\n"
+              "from helpers.verify_pool import VerifyPool\n"
               "p = VerifyPool(workers=1, timeout_s=600, inner_timeout_s=600, memory_mb=1024)\n"
               "p.judge([('$\\\\boxed{1}$', '1')])\n"
               f"print(p._workers[0].proc.pid, flush=True)\n"

@@ -69,10 +69,14 @@ class _Worker:
 
 
 class VerifyPool:
-    """Check (gold, prediction) pairs with math-verify in killable worker processes."""
+    """Check (gold, prediction) pairs with math-verify in killable worker processes.
 
-    def __init__(self, workers: int = 4, timeout_s: float = 5.0, memory_mb: int = 2048,
-                 inner_timeout_s: int | None = None, startup_timeout_s: float = 120.0, cache_size: int = 100_000):
+    `workers`, `timeout_s` and `memory_mb` come from the config (rewards.VerifyArguments, where
+    their defaults are); the rest are internals that tests tighten.
+    """
+
+    def __init__(self, workers: int, timeout_s: float, memory_mb: int, inner_timeout_s: int | None = None,
+                 startup_timeout_s: float = 120.0, cache_size: int = 100_000):
         if workers < 1 or timeout_s <= 0 or memory_mb < 256:
             raise ValueError(f"VerifyPool needs workers >= 1, timeout_s > 0, memory_mb >= 256; "
                              f"got workers={workers}, timeout_s={timeout_s}, memory_mb={memory_mb}")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from helpers.config import ConfigError, cpu_supports_bf16
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,8 +29,6 @@ def vllm_usable() -> bool:
 
 def inference_dtype() -> torch.dtype:
     """bf16 on GPUs and on CPUs with bf16 instructions (about 2x faster generation there), else fp32."""
-    from scripts.run_setup import cpu_supports_bf16
-
     return torch.bfloat16 if torch.cuda.is_available() or cpu_supports_bf16() else torch.float32
 
 
@@ -92,7 +92,7 @@ class VLLMGenerator:
 def make_generator(model_path: str, backend: str = "auto"):
     """`backend`: auto (vLLM if usable), vllm or hf."""
     if backend not in ("auto", "vllm", "hf"):
-        raise ValueError(f"backend: unknown '{backend}'; allowed: ['auto', 'hf', 'vllm']")
+        raise ConfigError(f"backend: unknown '{backend}'; allowed: ['auto', 'hf', 'vllm']")
     if backend == "vllm" or (backend == "auto" and vllm_usable()):
         logger.info("generating with vLLM")
         return VLLMGenerator(model_path)

@@ -1,0 +1,67 @@
+"""train_sft.py: long traces dropped and counted, the loss on the assistant turn only, configs that parse."""
+
+import logging
+import re
+
+import pytest
+from conftest import FIXTURES, REPO_ROOT
+from transformers import AutoTokenizer
+from trl import GRPOConfig, ModelConfig, SFTConfig, SFTTrainer
+
+from data import DataArguments, load_sft_dataset
+from helpers.config import parse_config
+from rewards import RewardArguments
+from train_sft import drop_long_examples
+
+BESPOKE = str(FIXTURES / "bespoke_stratos.jsonl")
+
+
+def load(**kwargs):
+    return load_sft_dataset(DataArguments(dataset_name=BESPOKE, dataset_format="bespoke_stratos", **kwargs))
+
+
+def test_long_traces_are_dropped_and_counted(smollm2_checkpoint, caplog):
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_checkpoint)
+    ds = load()
+    texts = [tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=False) for r in ds]
+    lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    with caplog.at_level(logging.WARNING):
+        kept = drop_long_examples(ds, tokenizer, max_length=max(lengths) - 1)
+    assert len(kept) == 1 and f"dropped 1 of 2 examples longer than max_length={max(lengths) - 1} tokens" in caplog.text
+    prompts = [len(tokenizer(tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True),
+                             add_special_tokens=False)["input_ids"]) for r in ds]
+    completion_tokens = [whole - prompt for whole, prompt in zip(lengths, prompts)]
+    kept = drop_long_examples(ds, tokenizer, None, max_completion_tokens=min(completion_tokens))
+    assert len(kept) == 1 and kept[0]["completion"] == ds[completion_tokens.index(min(completion_tokens))]["completion"]
+
+
+@pytest.mark.parametrize("config", ["sft.yaml", "sft_round2.yaml", "demo_sft.yaml"])
+def test_sft_configs_parse(tmp_path, config):
+    data_args, training_args, model_args = parse_config(
+        (DataArguments, SFTConfig, ModelConfig), ["--config", str(REPO_ROOT / "configs" / config), "--bf16", "false"])
+    assert data_args.prompt_template == "r1_zero" and training_args.max_length > 0
+
+
+def test_sft_traces_fit_the_rl_completion_budget():
+    """The cold-start traces must be answerable within the budget the RL stage and evaluation give."""
+    sft_data, _, _ = parse_config((DataArguments, SFTConfig, ModelConfig),
+                                  ["--config", str(REPO_ROOT / "configs/sft.yaml"), "--bf16", "false"])
+    _, _, rl, _ = parse_config((DataArguments, RewardArguments, GRPOConfig, ModelConfig),
+                               ["--config", str(REPO_ROOT / "configs/r1.yaml"), "--bf16", "false"])
+    pipeline = (REPO_ROOT / "scripts" / "run_r1_pipeline.sh").read_text()
+    eval_tokens = re.search(r"EVAL=\(--k \d+ --max_new_tokens (\d+)\)", pipeline).group(1)
+    assert sft_data.max_completion_tokens == rl.max_completion_length == int(eval_tokens)
+
+
+def test_the_loss_covers_the_assistant_turn_only(smollm2_checkpoint, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_checkpoint)
+    ds = load().select([1])
+    args = SFTConfig(output_dir=str(tmp_path), use_cpu=True, report_to="none", max_length=1024)
+    trainer = SFTTrainer(model=str(smollm2_checkpoint), args=args, train_dataset=ds, processing_class=tokenizer)
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    labels = batch["labels"][0].tolist()
+    first_trained = next(i for i, label in enumerate(labels) if label != -100)
+    prompt = tokenizer.apply_chat_template(ds[0]["prompt"], tokenize=False, add_generation_prompt=True)
+    assert first_trained == len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    trained_text = tokenizer.decode([t for t in labels if t != -100])
+    assert trained_text.startswith("<think>\nThe sum 1 + 2") and "\\boxed{55}" in trained_text
