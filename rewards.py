@@ -55,6 +55,19 @@ def register(name: str, **ranges: str):
     return add
 
 
+def check_parameter(key: str, value, default, bound: str | None) -> None:
+    """The value must have its default's type (an int is fine for a float) and lie in `bound`."""
+    expected = type(default)
+    numeric = expected in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (numeric and (expected is float or isinstance(value, int))) and not (
+            expected not in (int, float) and isinstance(value, expected)):
+        raise ConfigError(f"{key}: {value!r} is not of type {expected.__name__}")
+    if bound is not None:
+        op, limit = bound.split()
+        if not _COMPARISONS[op](float(value), float(limit)):
+            raise ConfigError(f"{key}: {value!r} is out of range; allowed: {bound}")
+
+
 # --------------------------------------------------------------------------- text helpers
 
 
@@ -164,11 +177,8 @@ class VerifyArguments:
                                                                   "(>= 256; Python itself needs about 200)."})
 
     def __post_init__(self):
-        for key, ok, allowed in [("verify_workers", self.verify_workers >= 1, ">= 1"),
-                                 ("verify_timeout_s", self.verify_timeout_s > 0, "> 0"),
-                                 ("verify_memory_mb", self.verify_memory_mb >= 256, ">= 256")]:
-            if not ok:
-                raise ConfigError(f"{key}: {getattr(self, key)!r} is out of range; allowed: {allowed}")
+        for key, bound in [("verify_workers", ">= 1"), ("verify_timeout_s", "> 0"), ("verify_memory_mb", ">= 256")]:
+            check_parameter(key, getattr(self, key), getattr(VerifyArguments, key), bound)
 
 
 _pool: VerifyPool | None = None
@@ -520,19 +530,6 @@ def check_reward_config(names: list[str], reward_kwargs: dict) -> None:
             if param not in allowed:
                 raise ConfigError(f"reward_kwargs.{name}: unknown parameter '{param}'; allowed: {sorted(allowed)}")
             check_parameter(f"reward_kwargs.{name}.{param}", value, allowed[param], PARAMETER_RANGES[name].get(param))
-
-
-def check_parameter(key: str, value, default, bound: str | None) -> None:
-    """The value must have its default's type (an int is fine for a float) and lie in `bound`."""
-    expected = type(default)
-    numeric = expected in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not (numeric and (expected is float or isinstance(value, int))) and not (
-            expected not in (int, float) and isinstance(value, expected)):
-        raise ConfigError(f"{key}: {value!r} is not of type {expected.__name__}")
-    if bound is not None:
-        op, limit = bound.split()
-        if not _COMPARISONS[op](float(value), float(limit)):
-            raise ConfigError(f"{key}: {value!r} is out of range; allowed: {bound}")
 
 
 def get_reward_funcs(names: list[str], reward_kwargs: dict | None = None, **shared) -> list[Callable]:

@@ -113,13 +113,12 @@ def test_a_worker_exits_when_its_parent_is_killed_mid_check(tmp_path):
 
     from conftest import REPO_ROOT
 
-    script = (f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r})\n"
-              "from helpers.verify_pool import VerifyPool\n"
+    script = ("from helpers.verify_pool import VerifyPool\n"
               "p = VerifyPool(workers=1, timeout_s=600, inner_timeout_s=600, memory_mb=1024)\n"
               "p.judge([('$\\\\boxed{1}$', '1')])\n"
               f"print(p._workers[0].proc.pid, flush=True)\n"
               f"p.judge([('$\\\\boxed{{1}}$', {NESTED_30!r})])\n")
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     worker = int(parent.stdout.readline())
     time.sleep(1.0)  # the worker is now inside the stuck check
     parent.send_signal(signal.SIGKILL)
