@@ -222,9 +222,6 @@ def as_verifiable(answer: str) -> str:
     return answer if has_delimiters else f"${answer}$"
 
 
-# LaTeX command names, `\\text{...}`-like groups and environment names are not words in an answer.
-_LATEX_NAMES = re.compile(r"\\(?:text\w*|mbox|mathrm|operatorname|begin|end)\s*\{[^{}]*\}|\\[A-Za-z]+")
-_BARE_WORD = re.compile(r"[A-Za-z]{2,}")
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
@@ -232,16 +229,13 @@ def gold_latex(gold: str) -> str:
     return f"$\\boxed{{{gold}}}$"
 
 
-def _gold_candidates(golds) -> list[str]:
-    """Distinct golds that may be math: strings with no bare words (`forty two` would parse as
-    a product of symbols, and any rearrangement of the words would then be "correct")."""
-    return [g for g in dict.fromkeys(golds)
-            if isinstance(g, str) and g.strip() and not _BARE_WORD.search(_LATEX_NAMES.sub(" ", g))]
-
-
 def usable_golds(golds) -> list[bool]:
-    """Per gold: does it read as math? Plain numbers do; anything else must verify against itself."""
-    candidates = [g for g in _gold_candidates(golds) if not _PLAIN_NUMBER.fullmatch(g)]
+    """Per gold: can math-verify grade answers against it? Plain numbers can; anything else must
+    parse, verify against itself, and not read as words (the worker's `reads_as_words`: `forty two`
+    would pay `two forty`). Labelled equations (`|AB|=1`) and lists in words (`19, 46, and 82`) are
+    math: math-verify grades their last right-hand side and their members."""
+    candidates = [g for g in dict.fromkeys(golds)
+                  if isinstance(g, str) and g.strip() and not _PLAIN_NUMBER.fullmatch(g)]
     verdicts = verification_pool().judge([(gold_latex(g), as_verifiable(g)) for g in candidates]) if candidates else []
     parsed = {g: v is True for g, v in zip(candidates, verdicts)}
     return [isinstance(g, str) and bool(_PLAIN_NUMBER.fullmatch(g) or parsed.get(g)) for g in golds]
@@ -303,9 +297,10 @@ def reasoning_steps(completions, reasoning_tag: str = "think", target_steps: int
     Bare markers ("Step 1: Step 2:") and repeated lines earn nothing. Range [0, 1]."""
     rewards = []
     for c in completions:
-        lines = _STEP_LINE.finditer(reasoning_text(completion_text(c), reasoning_tag))
-        bodies = {_LEADING_MARKERS.sub("", m.group(1)).strip() for m in lines}
-        steps = sum(1 for body in bodies if len(body.split()) >= min_words)
+        # Distinct by the text after a line's first marker ("First step" and "Second step" are two
+        # steps); words counted after all of its markers ("Step 1: Step 2:" has none).
+        lines = {m.group(1).strip() for m in _STEP_LINE.finditer(reasoning_text(completion_text(c), reasoning_tag))}
+        steps = sum(1 for line in lines if len(_LEADING_MARKERS.sub("", line).split()) >= min_words)
         rewards.append(min(1.0, steps / target_steps))
     return rewards
 

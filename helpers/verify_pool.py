@@ -14,7 +14,7 @@ this file, so it never re-imports the trainer's heavy `__main__`), with
     repeats the same final answer.
 
 Protocol: one JSON line per request `{"gold": str, "pred": str}` on the worker's stdin,
-one JSON line `{"verdict": true|false|null}` back (null: the gold itself did not parse).
+one JSON line `{"verdict": true|false|null}` back (null: the gold is not math, see `reads_as_words`).
 """
 
 import atexit
@@ -94,7 +94,8 @@ class VerifyPool:
         atexit.register(self.close)
 
     def judge(self, pairs: list[tuple[str, str]]) -> list[bool | None]:
-        """Verdict per (gold, pred): True/False, None when the gold does not parse."""
+        """Verdict per (gold, pred): True/False, None when the gold is not math (does not parse, or
+        reads as words)."""
         # Each distinct uncached pair is checked once: a GRPO group often repeats its answer.
         # Killed checks are cached as False too, so a pathological answer stalls a run once.
         new = list(dict.fromkeys(pair for pair in pairs if pair not in self._cache))
@@ -177,6 +178,43 @@ def _exit_when_orphaned(parent: int):
     os._exit(0)
 
 
+# A word read as algebra: `forty two` parses as f*o**2*r*t**2*w*y. Counted in distinct letters, with
+# SymPy's E and I because math-verify reads the letters e and i as those constants.
+WORD_MIN_LETTERS = 3
+
+
+def graded_values(expr) -> list:
+    """What math-verify compares a bare answer with: the right-hand side of an equation (`|AB|=1`
+    grades 1), each member of a set or tuple (`19, 46, and 82`), else the expression itself."""
+    import sympy
+
+    if isinstance(expr, sympy.Eq):
+        return graded_values(expr.rhs)
+    if isinstance(expr, (sympy.FiniteSet, sympy.Tuple, tuple, list, set, frozenset)):
+        return [value for member in expr for value in graded_values(member)]
+    return [expr]
+
+
+def reads_as_words(expr) -> bool:
+    """Does a value that math-verify would grade hold a word? A product of WORD_MIN_LETTERS or more
+    letters with no number in it (`forty two`, `seventy-two`) pays any rearrangement of its letters
+    and nothing else, so a gold like that cannot be verified; `2ab`, `x^2 y` and `\\text{Evelyn}` can."""
+    import sympy
+
+    for value in graded_values(expr):
+        if not isinstance(value, sympy.Basic):
+            continue
+        for node in sympy.preorder_traversal(value):
+            if not isinstance(node, sympy.Mul):
+                continue
+            factors = [f.base if isinstance(f, sympy.Pow) and f.exp.is_Integer else f for f in node.args]
+            letters = {f for f in factors
+                       if (isinstance(f, sympy.Symbol) and len(f.name) == 1) or f in (sympy.E, sympy.I)}
+            if len(letters) >= WORD_MIN_LETTERS and all(f in letters or f == -1 for f in factors):
+                return True
+    return False
+
+
 def _worker_main(parse_timeout: int, verify_timeout: int, memory_mb: int):
     import logging
 
@@ -191,7 +229,7 @@ def _worker_main(parse_timeout: int, verify_timeout: int, memory_mb: int):
 
     def judge(gold: str, pred: str) -> bool | None:
         gold_parsed = parse(gold, parsing_timeout=parse_timeout)
-        if not gold_parsed:
+        if not gold_parsed or reads_as_words(gold_parsed[0]):
             return None
         pred_parsed = parse(pred, parsing_timeout=parse_timeout)
         return bool(pred_parsed) and bool(verify(gold_parsed, pred_parsed, timeout_seconds=verify_timeout))

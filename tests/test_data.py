@@ -47,6 +47,15 @@ def test_numina_tir_fixture_takes_the_last_boxed_and_drops_bad_rows(caplog):
     assert "dropped 2 of 5 rows" in caplog.text
 
 
+def test_numina_tir_rows_with_labelled_or_worded_golds_are_kept(caplog):
+    """Only the gold that reads as words (`forty two`) is dropped."""
+    with caplog.at_level(logging.WARNING):
+        ds = load(dataset_name=str(FIXTURES / "numina_tir_labelled_golds.jsonl"), dataset_format="numina_tir")
+    assert ds["solution"] == ["|AB|=1", "AB=4,CD=5", "S_{MBCN}:S=7:32", "\\frac{NO}{BO}=\\frac{1}{\\sqrt{6}}",
+                              "19, 46, and 82", "(11,7)or(7,11)", "12\\text{ and }13"]
+    assert "dropped 1 of 8 rows" in caplog.text
+
+
 def test_bad_gsm8k_rows_are_skipped_and_counted(caplog):
     with caplog.at_level(logging.WARNING):
         ds = load(dataset_name=str(FIXTURES / "gsm8k_with_bad_rows.jsonl"), dataset_format="gsm8k")

@@ -93,6 +93,31 @@ def test_usable_golds():
     assert rewards.usable_golds(golds) == [True, True, True, True, True, False, False, False, False]
 
 
+# Golds in NuminaMath-TIR's and MATH's shapes that math-verify grades: (gold, a right answer, a wrong one).
+LABELLED_AND_WORDED_GOLDS = [
+    ("|AB|=1", "1", "2"),  # a labelled equation: the value after the last `=` is the answer
+    ("AB=4,CD=5", "4, 5", "4, 6"),
+    ("S_{MBCN}:S=7:32", "7:32", "7:31"),
+    ("\\frac{NO}{BO}=\\frac{1}{\\sqrt{6}}", "\\frac{1}{\\sqrt{6}}", "\\frac{1}{6}"),
+    ("19, 46, and 82", "19, 46, and 82", "19, 46, and 81"),  # lists and alternatives in words
+    ("(11,7)or(7,11)", "(11,7),(7,11)", "(11,7)"),
+    ("12\\text{ and }13", "12 and 13", "12 and 14"),
+]
+
+
+@pytest.mark.parametrize("gold,right,wrong", LABELLED_AND_WORDED_GOLDS)
+def test_labelled_equations_and_worded_lists_are_graded(gold, right, wrong):
+    assert rewards.usable_golds([gold]) == [True]
+    texts = [R1.format(think="", answer=answer) for answer in (right, wrong, gold)]
+    assert run("accuracy", texts, solution=[gold] * 3) == [1.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("gold", ["forty two", "seventy-two", "yes", "twenty one and 5"])
+def test_golds_that_read_as_words_are_not_math(gold):
+    """math-verify reads them as letters multiplied together: any rearrangement of the letters would pay."""
+    assert rewards.usable_golds([gold]) == [False]
+
+
 def test_accuracy_logs_verification_metrics():
     logged = {}
     run("accuracy", [R1.format(think="", answer="1")], solution=["1"], log_metric=logged.__setitem__)
@@ -171,6 +196,14 @@ def test_reasoning_steps_counts_substantive_distinct_steps():
     assert run("reasoning_steps", ["<think>\n1. add the two numbers\n</think>"]) == [pytest.approx(1 / 3)]
     hacks = ["Step 1: Step 2: Step 3:", "Step 1:\nStep 2:\nStep 3:", "- add it up now\n" * 5]
     assert run("reasoning_steps", hacks) == [0.0, 0.0, pytest.approx(1 / 3)]
+
+
+def test_steps_named_by_their_ordinal_are_distinct_steps():
+    """open-r1's case: each line has text after its marker, and the lines differ."""
+    text = "Step 1: First step\nStep 2: Second step\nStep 3: Third step"
+    assert run("reasoning_steps", [text], params={"min_words": 1}) == [1.0]
+    assert run("reasoning_steps", ["Step 1: First step\nStep 2: First step"], params={"min_words": 1}) == [
+        pytest.approx(1 / 3)]
 
 
 def test_cosine_shape():
