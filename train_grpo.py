@@ -6,7 +6,7 @@
 
 The YAML holds four groups of keys, parsed by TRL's `TrlParser`: data (`data.DataArguments`),
 rewards (`rewards.RewardArguments`), TRL's `GRPOConfig` and `ModelConfig`. Everything that can
-be wrong with a config is checked before the model loads.
+be wrong with a config is checked before the model loads; `--check_only true` stops there.
 """
 
 import importlib.util
@@ -18,7 +18,7 @@ from transformers import AutoTokenizer, GenerationConfig
 from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 
 from data import DataArguments, load_prompt_template, load_rl_dataset
-from helpers.config import ConfigError, check_precision, parse_config, setup_logging
+from helpers.config import ConfigError, RunArguments, check_precision, parse_config, setup_logging
 from helpers.training import StopOnNonFinite, resolve_checkpoint, set_model_init_kwargs, train_and_save
 from rewards import RewardArguments, configure_verification, get_reward_funcs
 
@@ -89,7 +89,7 @@ def eos_token_ids(model_args: ModelConfig) -> list[int]:
 
 
 def main(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
-         model_args: ModelConfig) -> GRPOTrainer:
+         model_args: ModelConfig, check_only: bool = False) -> GRPOTrainer | None:
     check_config(data_args, reward_args, training_args, model_args)
     checkpoint = resolve_checkpoint(training_args)
     configure_verification(reward_args)
@@ -100,6 +100,9 @@ def main(data_args: DataArguments, reward_args: RewardArguments, training_args: 
     reward_funcs = get_reward_funcs(reward_args.reward_funcs, reward_args.reward_kwargs,
                                     reasoning_tag=template.reasoning_tag, answer_tag=template.answer_tag,
                                     eos_token_ids=eos_token_ids(model_args))
+    if check_only:
+        print(f"check ok: train_grpo.py, {training_args.max_steps} steps from {model_args.model_name_or_path}")
+        return None
 
     set_model_init_kwargs(training_args, model_args)
     non_finite = StopOnNonFinite()
@@ -117,9 +120,9 @@ def main(data_args: DataArguments, reward_args: RewardArguments, training_args: 
 
 if __name__ == "__main__":
     try:
-        data_args, reward_args, training_args, model_args = parse_config(
-            (DataArguments, RewardArguments, GRPOConfig, ModelConfig))
-        setup_logging(training_args.get_process_log_level())
-        main(data_args, reward_args, training_args, model_args)
+        data_args, reward_args, training_args, model_args, run_args = parse_config(
+            (DataArguments, RewardArguments, GRPOConfig, ModelConfig, RunArguments))
+        setup_logging(training_args.get_process_log_level(), training_args.should_log)
+        main(data_args, reward_args, training_args, model_args, run_args.check_only)
     except ConfigError as error:
         raise SystemExit(f"config error: {error}") from None

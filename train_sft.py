@@ -8,6 +8,7 @@ the prompt template's tags and system prompt (data.py), so the model learns exac
 format the RL rewards pay for. Rejection-sampled traces (scripts/rejection_sample.py) join
 through `extra_train_files`. The loss covers the assistant turn only (TRL's prompt-completion
 format), and examples longer than `max_length` tokens are dropped, with the count logged.
+`--check_only true` checks the config, data and tokenizer and stops before the weights load.
 """
 
 import logging
@@ -16,7 +17,7 @@ from transformers import AutoTokenizer
 from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
 from data import DataArguments, load_sft_dataset
-from helpers.config import ConfigError, check_precision, parse_config, setup_logging
+from helpers.config import ConfigError, RunArguments, check_precision, parse_config, setup_logging
 from helpers.training import StopOnNonFinite, resolve_checkpoint, set_model_init_kwargs, train_and_save
 
 logger = logging.getLogger("train_sft")
@@ -45,7 +46,8 @@ def drop_long_examples(dataset, tokenizer, max_length: int | None, max_completio
     return kept
 
 
-def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelConfig) -> SFTTrainer:
+def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelConfig,
+         check_only: bool = False) -> SFTTrainer | None:
     if not model_args.model_name_or_path:
         raise ConfigError("model_name_or_path: required (a Hub id or a local checkpoint folder)")
     if not data_args.dataset_name:
@@ -58,6 +60,9 @@ def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelCo
     if training_args.max_length is not None or data_args.max_completion_tokens is not None:
         dataset = drop_long_examples(dataset, tokenizer, training_args.max_length, data_args.max_completion_tokens)
     logger.info("%d SFT examples", len(dataset))
+    if check_only:
+        print(f"check ok: train_sft.py, {training_args.max_steps} steps from {model_args.model_name_or_path}")
+        return None
 
     set_model_init_kwargs(training_args, model_args)
     non_finite = StopOnNonFinite()
@@ -75,8 +80,9 @@ def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelCo
 
 if __name__ == "__main__":
     try:
-        data_args, training_args, model_args = parse_config((DataArguments, SFTConfig, ModelConfig))
-        setup_logging(training_args.get_process_log_level())
-        main(data_args, training_args, model_args)
+        data_args, training_args, model_args, run_args = parse_config(
+            (DataArguments, SFTConfig, ModelConfig, RunArguments))
+        setup_logging(training_args.get_process_log_level(), training_args.should_log)
+        main(data_args, training_args, model_args, run_args.check_only)
     except ConfigError as error:
         raise SystemExit(f"config error: {error}") from None

@@ -3,9 +3,17 @@ reject a bad one with a message that names the key and the allowed values, set u
 
 import difflib
 import logging
+import os
+from dataclasses import dataclass, field
 
 import torch
 from trl import TrlParser
+
+logger = logging.getLogger(__name__)
+
+# Set to 0 to run as if this CPU had no bf16 instructions (the fp32 path, on any machine); read only
+# by cpu_supports_bf16, so training, evaluation, the demo and the tests all follow it.
+CPU_BF16_ENV = "R1_CPU_BF16"
 
 
 class ConfigError(ValueError):
@@ -19,6 +27,7 @@ def parse_config(dataclass_types, args=None):
     flags and suggests the nearest real key for both.
     """
     parser = TrlParser(dataclass_types)
+    default_bf16_to_the_hardware(parser)
     try:
         *parsed, config_unknown, cli_unknown = parser.parse_args_and_config(
             args, return_remaining_strings=True, separate_remaining_strings=True)
@@ -39,9 +48,49 @@ def parse_config(dataclass_types, args=None):
     return parsed
 
 
+@dataclass
+class RunArguments:
+    """What a training script does with its config."""
+
+    check_only: bool = field(default=False, metadata={
+        "help": "Check the config, the data, the rewards and the model's tokenizer, log the precision, and stop "
+                "before loading the weights: seconds, not the run (scripts/demo.sh checks every stage this way)."})
+
+
 def cpu_supports_bf16() -> bool:
-    """AVX512-BF16 or AMX: bf16 matmuls run several times faster than fp32 on such CPUs."""
+    """AVX512-BF16 or AMX: bf16 matmuls run several times faster than fp32 on such CPUs (on others
+    bf16 is emulated and far slower). R1_CPU_BF16=0 answers no on any CPU."""
+    if os.environ.get(CPU_BF16_ENV, "1") == "0":
+        return False
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def default_bf16_to_the_hardware(parser) -> None:
+    """A TRL config that leaves `bf16` unset gets TRL's rule on a GPU (bf16 unless fp16) and the CPU's
+    answer without one: bf16 compute where the CPU has bf16 instructions, fp32 where it has not.
+
+    TRL declares `bf16: None` ("not set") and turns it into True in `__post_init__`; this changes only
+    that default, so `bf16:` in the YAML or `--bf16` on the command line still wins.
+    """
+    if torch.cuda.is_available():
+        return
+    for action in parser._actions:
+        if action.dest == "bf16" and action.default is None:
+            action.default = cpu_supports_bf16()
+
+
+def precision_summary(training_args) -> str:
+    """One line: what the run computes in, and why."""
+    if not (training_args.use_cpu or not torch.cuda.is_available()):
+        compute = "bf16" if training_args.bf16 else "fp16" if training_args.fp16 else "fp32"
+        return f"precision: {compute} compute, fp32 weights (GPU)"
+    if training_args.bf16:
+        return "precision: bf16 compute, fp32 weights (this CPU has AVX512-BF16/AMX)"
+    if cpu_supports_bf16():
+        return "precision: fp32 compute (bf16: false); this CPU has AVX512-BF16/AMX, bf16 would be ~2x faster"
+    if os.environ.get(CPU_BF16_ENV, "1") == "0":
+        return f"precision: fp32 compute ({CPU_BF16_ENV}=0: as if this CPU had no AVX512-BF16/AMX)"
+    return "precision: fp32 compute (this CPU has no AVX512-BF16/AMX); bf16 would be ~2x faster on one that has"
 
 
 def check_precision(training_args, model_args) -> None:
@@ -62,14 +111,25 @@ def check_precision(training_args, model_args) -> None:
                           "supports it) or fp16: false")
     if on_cpu and training_args.bf16 and not cpu_supports_bf16():
         raise ConfigError("bf16: true, but this CPU has no bf16 instructions (AVX512-BF16 or AMX) and no GPU is "
-                          "visible; pass --bf16 false")
+                          "visible; pass --bf16 false, or leave bf16 unset to follow the hardware")
+    logger.info(precision_summary(training_args))
 
 
-def setup_logging(level: int = logging.INFO) -> None:
-    """Log lines a user can act on; progress bars of dataset maps and weight loading are noise."""
+# The loggers of this project's own modules: what they say (rows dropped, precision, resume) is for the user.
+PROJECT_LOGGERS = ("train_grpo", "train_sft", "data", "rewards", "helpers")
+
+
+def setup_logging(level: int = logging.INFO, main_process: bool = True) -> None:
+    """Log lines a user can act on; progress bars of dataset maps and weight loading are noise.
+
+    `level` is the libraries' level (TRL's `get_process_log_level()`); this project's own messages
+    are shown at INFO on the main process whatever it is, and at `level` on the other processes.
+    """
     import datasets
     import transformers
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
+    for name in PROJECT_LOGGERS:
+        logging.getLogger(name).setLevel(min(level, logging.INFO) if main_process else level)
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()

@@ -8,13 +8,28 @@
 # Extra arguments go to the GRPO stage, e.g. `bash scripts/demo.sh --max_steps 30`.
 # Environment: OUT (default outputs/demo), EVAL_PROBLEMS (default 100), SFT_ARGS (extra
 # train_sft.py arguments). A finished SFT stage is reused (delete $OUT/sft to redo it); GRPO
-# and its evaluation always run.
+# and its evaluation always run. Both stages' configs, with these arguments, are checked before
+# the first evaluation starts, so a mistake costs seconds; then the precision and an estimate of
+# the run's duration on this CPU are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
-OUT=${OUT:-outputs/demo}
+export OUT=${OUT:-outputs/demo}
 EVAL=(--benchmarks arithmetic --limit "${EVAL_PROBLEMS:-100}" --k 1 --max_new_tokens 96 --lenient false)
+read -r -a SFT_EXTRA <<< "${SFT_ARGS:-}"
+BASE=checkpoints/SmolLM2-135M-Instruct
+
+check() {  # check <script> <arguments...>: the script's own checks, its log shown only if they fail
+  local log
+  if ! log=$(python "$@" --check_only true 2>&1); then echo "$log" | tail -n 5; exit 1; fi
+}
+echo "=== checking both stages' configs"
+[[ "${EVAL_PROBLEMS:-100}" =~ ^[1-9][0-9]*$ ]] || { echo "EVAL_PROBLEMS: '${EVAL_PROBLEMS}' is not a positive integer"; exit 1; }
+check train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SFT_EXTRA[@]}"
+# The GRPO stage starts from the SFT model, which does not exist yet: check with its base model.
+check train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$BASE" --output_dir "$OUT" "$@"
+python scripts/demo_estimate.py "$@"
 mkdir -p "$OUT/eval"
 
 evaluate() {  # evaluate <stage> <model>
@@ -22,10 +37,9 @@ evaluate() {  # evaluate <stage> <model>
   python scripts/evaluate.py --model "$2" --output "$OUT/eval/$1.json" "${EVAL[@]}" | tail -n 3
 }
 
-[ -f "$OUT/eval/base.json" ] || evaluate base checkpoints/SmolLM2-135M-Instruct
+[ -f "$OUT/eval/base.json" ] || evaluate base "$BASE"
 if [ -f "$OUT/sft/model.safetensors" ]; then echo "=== SFT: reusing $OUT/sft"; else
   echo "=== cold-start SFT"
-  read -r -a SFT_EXTRA <<< "${SFT_ARGS:-}"
   python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SFT_EXTRA[@]}"
 fi
 [ -f "$OUT/eval/sft.json" ] || evaluate sft "$OUT/sft"
@@ -33,3 +47,4 @@ echo "=== GRPO on the SFT model"
 python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$OUT/sft" --output_dir "$OUT" "$@"
 evaluate grpo "$OUT"
 python scripts/demo_report.py "$OUT"
+echo "demo took $((SECONDS / 60)) min $((SECONDS % 60)) s"

@@ -1,0 +1,80 @@
+"""Before the demo starts: the precision it will use and about how long it will take here.
+
+    python scripts/demo_estimate.py [GRPO arguments ...]    # scripts/demo.sh runs it first
+
+Reads the demo's two configs with the same arguments the stages get (`SFT_ARGS`, the GRPO
+arguments, `EVAL_PROBLEMS`), so the precision it prints is the one the run will use. The time is
+the demo's measured stage times on a reference CPU (REFERENCE, one entry per precision), scaled
+by the run's size and by this CPU's matmul rate relative to the reference's, measured here for
+half a second at a SmolLM2-135M layer's shape. A rough figure (generation is not all matmul):
+on the two CPUs measured, within 25 % of the real time.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from trl import GRPOConfig, ModelConfig, SFTConfig
+
+from data import DataArguments
+from helpers.config import ConfigError, RunArguments, parse_config, precision_summary
+from rewards import RewardArguments
+
+# The demo as shipped, measured with `bash scripts/demo.sh` on a fresh checkout (2-core AMD EPYC with
+# AVX512-BF16; fp32 with R1_CPU_BF16=0). Seconds; `matmul_gflops` is matmul_gflops() on that machine.
+REFERENCE = {
+    "bf16": {"matmul_gflops": 815.0, "setup_s": 60.0, "eval_s_per_problem": 1.0, "sft_s_per_step": 6.0,
+             "grpo_s_per_step": 43.0},
+    "fp32": {"matmul_gflops": 195.0, "setup_s": 60.0, "eval_s_per_problem": 2.0, "sft_s_per_step": 10.7,
+             "grpo_s_per_step": 80.5},
+}
+REFERENCE_SFT_BATCH = 8  # configs/demo_sft.yaml
+REFERENCE_GRPO_TOKENS = 32 * 96  # configs/demo_r1.yaml: completions per step x max_completion_length
+
+
+def matmul_gflops(dtype: torch.dtype, seconds: float = 0.5) -> float:
+    """This CPU's rate on a SmolLM2-135M MLP product (256 tokens x 576 -> 1536), in GFLOP/s."""
+    a, b = torch.randn(256, 576, dtype=dtype), torch.randn(576, 1536, dtype=dtype)
+    a @ b
+    start, n = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        a @ b
+        n += 1
+    return 2 * 256 * 576 * 1536 * n / (time.perf_counter() - start) / 1e9
+
+
+def main(grpo_argv: list[str]) -> None:
+    sft_args = os.environ.get("SFT_ARGS", "").split()
+    _, sft, _, _ = parse_config((DataArguments, SFTConfig, ModelConfig, RunArguments),
+                                ["--config", "configs/demo_sft.yaml", *sft_args])
+    _, _, grpo, _, _ = parse_config((DataArguments, RewardArguments, GRPOConfig, ModelConfig, RunArguments),
+                                    ["--config", "configs/demo_r1.yaml", *grpo_argv])
+    problems = int(os.environ.get("EVAL_PROBLEMS", "100"))
+    print(precision_summary(grpo))
+    precision = "bf16" if grpo.bf16 else "fp32"
+    ref = REFERENCE[precision]
+    speed = ref["matmul_gflops"] / matmul_gflops(torch.bfloat16 if grpo.bf16 else torch.float32)
+    sft_reused = Path(os.environ.get("OUT", "outputs/demo"), "sft", "model.safetensors").exists()
+    sft_steps = 0 if sft_reused else sft.max_steps
+    grpo_tokens = grpo.per_device_train_batch_size * grpo.gradient_accumulation_steps * grpo.max_completion_length
+    stages = {
+        f"evaluation (3 x {problems} problems)": 3 * problems * ref["eval_s_per_problem"],
+        f"SFT ({sft_steps} steps)": sft_steps * ref["sft_s_per_step"] * (
+            sft.per_device_train_batch_size * sft.gradient_accumulation_steps / REFERENCE_SFT_BATCH),
+        f"GRPO ({grpo.max_steps} steps)": grpo.max_steps * ref["grpo_s_per_step"] * grpo_tokens
+                                            / REFERENCE_GRPO_TOKENS,
+        "model loading, checks, report": ref["setup_s"],
+    }
+    total = sum(stages.values()) * speed
+    parts = ", ".join(f"{name} ~{seconds * speed / 60:.0f} min" for name, seconds in stages.items())
+    print(f"estimated time on this CPU: ~{total / 60:.0f} min ({parts}; {precision} matmuls here run at "
+          f"{1 / speed:.2f}x the reference machine's)")
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1:])
+    except ConfigError as error:
+        raise SystemExit(f"config error: {error}") from None
