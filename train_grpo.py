@@ -14,12 +14,12 @@ import logging
 import math
 
 import torch
-from transformers import AutoTokenizer, GenerationConfig
+from transformers import GenerationConfig
 from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 
 from data import DataArguments, load_prompt_template, load_rl_dataset
 from helpers.config import ConfigError, RunArguments, check_precision, parse_config, setup_logging
-from helpers.training import StopOnNonFinite, resolve_checkpoint, set_model_init_kwargs, train_and_save
+from helpers.training import StopOnNonFinite, load_tokenizer, resolve_checkpoint, set_model_init_kwargs, train_and_save
 from rewards import RewardArguments, configure_verification, get_reward_funcs
 
 logger = logging.getLogger("train_grpo")
@@ -80,7 +80,7 @@ def check_save_steps(training_args) -> None:
 def eos_token_ids(model_args: ModelConfig) -> list[int]:
     """Every token that ends a completion, as GRPOTrainer counts them (tokenizer + generation config)."""
     model, revision = model_args.model_name_or_path, model_args.model_revision
-    ids = [AutoTokenizer.from_pretrained(model, revision=revision).eos_token_id]
+    ids = [load_tokenizer(model_args).eos_token_id]
     try:
         declared = GenerationConfig.from_pretrained(model, revision=revision).eos_token_id
     except OSError:  # no generation_config.json

@@ -13,12 +13,11 @@ format), and examples longer than `max_length` tokens are dropped, with the coun
 
 import logging
 
-from transformers import AutoTokenizer
 from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
 from data import DataArguments, load_sft_dataset
 from helpers.config import ConfigError, RunArguments, check_precision, parse_config, setup_logging
-from helpers.training import StopOnNonFinite, resolve_checkpoint, set_model_init_kwargs, train_and_save
+from helpers.training import StopOnNonFinite, load_tokenizer, resolve_checkpoint, set_model_init_kwargs, train_and_save
 
 logger = logging.getLogger("train_sft")
 
@@ -56,7 +55,7 @@ def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelCo
     checkpoint = resolve_checkpoint(training_args)
     dataset = load_sft_dataset(data_args)
 
-    tokenizer = AutoTokenizer.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
+    tokenizer = load_tokenizer(model_args)
     if training_args.max_length is not None or data_args.max_completion_tokens is not None:
         dataset = drop_long_examples(dataset, tokenizer, training_args.max_length, data_args.max_completion_tokens)
     logger.info("%d SFT examples", len(dataset))

@@ -8,13 +8,23 @@ import os
 import time
 
 import torch
-from transformers import PrinterCallback, ProgressCallback, TrainerCallback
+from transformers import AutoTokenizer, PrinterCallback, ProgressCallback, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
 from helpers.config import ConfigError
 from rewards import RewardFailure
 
 logger = logging.getLogger(__name__)
+
+
+def load_tokenizer(model_args):
+    """The model's tokenizer; a wrong path or an unreachable Hub id is a ConfigError naming the key."""
+    name = model_args.model_name_or_path
+    try:
+        return AutoTokenizer.from_pretrained(name, revision=model_args.model_revision)
+    except (OSError, ValueError) as error:  # ValueError: huggingface_hub's HFValidationError
+        raise ConfigError(f"model_name_or_path: cannot load '{name}' (not a model folder, or a Hub id that "
+                          f"cannot be reached): {str(error).splitlines()[0]}") from error
 
 
 def set_model_init_kwargs(training_args, model_args) -> None:

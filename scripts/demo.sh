@@ -20,15 +20,11 @@ EVAL=(--benchmarks arithmetic --limit "${EVAL_PROBLEMS:-100}" --k 1 --max_new_to
 read -r -a SFT_EXTRA <<< "${SFT_ARGS:-}"
 BASE=checkpoints/SmolLM2-135M-Instruct
 
-check() {  # check <script> <arguments...>: the script's own checks, its log shown only if they fail
-  local log
-  if ! log=$(python "$@" --check_only true 2>&1); then echo "$log" | tail -n 5; exit 1; fi
-}
 echo "=== checking both stages' configs"
 [[ "${EVAL_PROBLEMS:-100}" =~ ^[1-9][0-9]*$ ]] || { echo "EVAL_PROBLEMS: '${EVAL_PROBLEMS}' is not a positive integer"; exit 1; }
-check train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SFT_EXTRA[@]}"
-# The GRPO stage starts from the SFT model, which does not exist yet: check with its base model.
-check train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$BASE" --output_dir "$OUT" "$@"
+python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SFT_EXTRA[@]}" --check_only true
+# The GRPO stage starts from the SFT model, which does not exist yet: check it with the base model.
+python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$BASE" --output_dir "$OUT" "$@" --check_only true
 python scripts/demo_estimate.py "$@"
 mkdir -p "$OUT/eval"
 

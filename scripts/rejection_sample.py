@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data import DataArguments, load_prompt_template, load_rl_dataset
-from helpers.config import ConfigError, parse_config
+from helpers.config import ConfigError, RunArguments, parse_config
 from helpers.generation import make_generator
 from rewards import VerifyArguments, configure_verification, get_reward_funcs
 
@@ -50,7 +50,7 @@ def accepted_rows(prompts, solutions, samples, reward_funcs, threshold: float, k
     return rows
 
 
-def main(sampling: SamplingArguments, data_args: DataArguments, generator=None) -> dict:
+def main(sampling: SamplingArguments, data_args: DataArguments, generator=None, check_only: bool = False) -> dict:
     if sampling.keep not in ("all", "shortest"):
         raise ConfigError(f"keep: unknown '{sampling.keep}'; allowed: ['all', 'shortest']")
     configure_verification(sampling)
@@ -58,6 +58,9 @@ def main(sampling: SamplingArguments, data_args: DataArguments, generator=None) 
     reward_funcs = get_reward_funcs(sampling.accept_rewards, reasoning_tag=template.reasoning_tag,
                                     answer_tag=template.answer_tag)
     dataset = load_rl_dataset(data_args)
+    if check_only:
+        print(f"check ok: rejection_sample.py, {len(dataset)} problems x {sampling.num_samples} samples")
+        return {}
     generator = generator or make_generator(sampling.model, sampling.backend)
     samples = generator.generate(dataset["prompt"], sampling.num_samples, sampling.max_new_tokens,
                                  sampling.temperature, sampling.seed)
@@ -79,7 +82,7 @@ def main(sampling: SamplingArguments, data_args: DataArguments, generator=None) 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     try:
-        sampling_args, data_args = parse_config((SamplingArguments, DataArguments))
-        main(sampling_args, data_args)
+        sampling_args, data_args, run_args = parse_config((SamplingArguments, DataArguments, RunArguments))
+        main(sampling_args, data_args, check_only=run_args.check_only)
     except ConfigError as error:
         raise SystemExit(f"config error: {error}") from None

@@ -3,9 +3,12 @@
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 from conftest import REPO_ROOT
+
+from helpers.config import cpu_supports_bf16
 
 
 def held_out(out, stage):
@@ -13,6 +16,7 @@ def held_out(out, stage):
 
 
 @pytest.mark.slow
+@pytest.mark.precision
 def test_sft_teaches_the_format_and_grpo_trains_on_the_sft_model(tmp_path, smollm2_checkpoint):
     out = tmp_path / "demo"
     env = os.environ | {"OUT": str(out), "EVAL_PROBLEMS": "32", "SFT_ARGS": "--max_steps 16"}
@@ -38,3 +42,34 @@ def test_sft_teaches_the_format_and_grpo_trains_on_the_sft_model(tmp_path, smoll
     assert "step    2/2 [" in run.stdout and "{'loss'" not in run.stdout
     assert "| stage | format rate | accuracy | mean length (tokens) |" in run.stdout
     assert "--- base model" in run.stdout and "--- after grpo" in run.stdout
+
+
+def test_a_bad_override_stops_the_demo_before_any_evaluation(tmp_path):
+    out = tmp_path / "demo"
+    run = subprocess.run(["bash", "scripts/demo.sh", "--learning_rate", "abc"], cwd=REPO_ROOT,
+                         env=os.environ | {"OUT": str(out)}, capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0 and "invalid float value: 'abc'" in run.stderr
+    assert "=== evaluate" not in run.stdout and not (out / "eval").exists()
+
+
+def test_a_bad_sft_argument_stops_the_demo_before_any_evaluation(tmp_path):
+    env = os.environ | {"OUT": str(tmp_path / "demo"), "SFT_ARGS": "--max_stepz 3"}
+    run = subprocess.run(["bash", "scripts/demo.sh"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode != 0 and "unknown key(s): 'max_stepz'" in run.stderr
+    assert "=== evaluate" not in run.stdout
+
+
+@pytest.mark.precision
+def test_the_estimate_names_the_precision_and_grows_with_the_run():
+    def estimate(*args):
+        run = subprocess.run([sys.executable, "scripts/demo_estimate.py", *args], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=120, env=os.environ | {"OUT": "/nonexistent"})
+        assert run.returncode == 0, run.stderr[-2000:]
+        precision, line = run.stdout.splitlines()[-2:]
+        return precision, float(line.split("~")[1].split(" min")[0])
+
+    precision, minutes = estimate()
+    assert precision.startswith("precision: bf16" if cpu_supports_bf16() else "precision: fp32") and minutes > 0
+    assert estimate("--max_steps", "40")[1] > minutes
+    assert estimate("--bf16", "false")[0].startswith("precision: fp32 compute")

@@ -35,3 +35,12 @@ def test_the_demo_pipeline_produces_every_artifact_and_resumes(tmp_path, smollm2
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0
     assert again.stdout.count("skip:") == 12  # 5 evaluations, 5 trainings, 2 rejection samplings
+
+
+def test_a_bad_argument_for_a_late_stage_stops_the_pipeline_before_stage_1(tmp_path):
+    """Rejection sampling is stage 4, after an R1-Zero run: its mistake must not cost that run."""
+    env = os.environ | {"OUT": str(tmp_path / "pipeline"), "RS_ARGS": "--num_samplez 2"}
+    run = subprocess.run(["bash", "scripts/run_r1_pipeline.sh", "--demo"], cwd=REPO_ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0 and "unknown key(s): 'num_samplez'" in run.stderr
+    assert "=== 1/" not in run.stdout

@@ -27,9 +27,9 @@ def no_model_loading(monkeypatch):
     monkeypatch.setattr(train_grpo, "GRPOTrainer", trainer)
 
 
-def start(tmp_path, *overrides, config="demo_zero.yaml"):
+def start(tmp_path, *overrides, config="demo_zero.yaml", check_only=False):
     args = parse_config(TYPES, ["--config", str(CONFIGS / config), "--output_dir", str(tmp_path), *overrides])
-    return train_grpo.main(*args)
+    return train_grpo.main(*args, check_only=check_only)
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -55,10 +55,22 @@ def start(tmp_path, *overrides, config="demo_zero.yaml"):
      r"prompt_template: 'qwen_boxed' asks for no tags, so it is for evaluation only"),
     (["--model_name_or_path", ""], r"model_name_or_path: required"),
     (["--per_device_train_batch_size", "3"], r"num_generations"),
+    (["--model_name_or_path", "outputs/no-such-model"], r"model_name_or_path: cannot load 'outputs/no-such-model'"),
 ])
 def test_bad_config_is_rejected_before_the_model_loads(tmp_path, no_model_loading, overrides, message):
     with pytest.raises(ConfigError, match=message):
         start(tmp_path, *overrides)
+
+
+def test_check_only_checks_everything_and_stops_before_the_model_loads(tmp_path, no_model_loading, capsys,
+                                                                       smollm2_checkpoint):
+    model = ["--model_name_or_path", str(smollm2_checkpoint)]
+    assert start(tmp_path, *model, config="demo_r1.yaml", check_only=True) is None
+    assert "check ok: train_grpo.py, 10 steps" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="prompt_template: 'deepseek' unknown"):  # the data is checked too
+        start(tmp_path, *model, "--prompt_template", "deepseek", config="demo_r1.yaml", check_only=True)
+    with pytest.raises(ConfigError, match="model_name_or_path: cannot load"):  # the SFT model of a demo not yet run
+        start(tmp_path, "--model_name_or_path", str(tmp_path / "sft"), config="demo_r1.yaml", check_only=True)
 
 
 @pytest.mark.parametrize("config", ["zero.yaml", "gsm8k_xml.yaml", "r1.yaml", "rl_final.yaml", "smollm2_gsm8k.yaml",

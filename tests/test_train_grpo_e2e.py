@@ -14,13 +14,13 @@ R1_REWARDS = ["accuracy", "format", "reasoning_steps", "cosine", "repetition"]
 
 
 @pytest.mark.slow
+@pytest.mark.precision
 def test_two_grpo_steps_log_every_reward_and_write_a_checkpoint(tmp_path, smollm2_checkpoint):
     output_dir = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, "train_grpo.py", "--config", "configs/demo_zero.yaml", "--model_name_or_path",
          str(smollm2_checkpoint), "--output_dir", str(output_dir), "--max_steps", "2", "--save_steps", "2",
-         "--max_completion_length", "48", "--reward_kwargs", '{"cosine": {"max_len": 48}}',
-         "--bf16", "true"],
+         "--max_completion_length", "48", "--reward_kwargs", '{"cosine": {"max_len": 48}}'],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -51,6 +51,7 @@ def history_after(run_dir, step):
 
 
 @pytest.mark.slow
+@pytest.mark.precision
 def test_a_killed_run_resumes_where_it_stopped(smollm2_checkpoint, tmp_path):
     common = ["--max_steps", "4", "--save_steps", "2", "--max_completion_length", "24",
               "--reward_kwargs", '{"cosine": {"max_len": 24}}']

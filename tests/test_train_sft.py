@@ -8,8 +8,9 @@ from conftest import FIXTURES, REPO_ROOT
 from transformers import AutoTokenizer
 from trl import GRPOConfig, ModelConfig, SFTConfig, SFTTrainer
 
+import train_sft
 from data import DataArguments, load_sft_dataset
-from helpers.config import parse_config
+from helpers.config import ConfigError, parse_config
 from rewards import RewardArguments
 from train_sft import drop_long_examples
 
@@ -40,6 +41,20 @@ def test_sft_configs_parse(tmp_path, config):
     data_args, training_args, model_args = parse_config(
         (DataArguments, SFTConfig, ModelConfig), ["--config", str(REPO_ROOT / "configs" / config), "--bf16", "false"])
     assert data_args.prompt_template == "r1_zero" and training_args.max_length > 0
+
+
+def test_check_only_stops_before_the_model_loads(tmp_path, monkeypatch, capsys):
+    def trainer(*args, **kwargs):
+        raise AssertionError("the model started loading")
+
+    monkeypatch.setattr(train_sft, "SFTTrainer", trainer)
+    args = parse_config((DataArguments, SFTConfig, ModelConfig),
+                        ["--config", str(REPO_ROOT / "configs/demo_sft.yaml"), "--output_dir", str(tmp_path)])
+    assert train_sft.main(*args, check_only=True) is None
+    assert "check ok: train_sft.py, 16 steps" in capsys.readouterr().out
+    args[2].model_name_or_path = str(tmp_path / "no-model")
+    with pytest.raises(ConfigError, match="model_name_or_path: cannot load"):
+        train_sft.main(*args, check_only=True)
 
 
 def test_sft_traces_fit_the_rl_completion_budget():
