@@ -38,13 +38,18 @@ def seconds_per_step(history: list[dict], skip_first: bool = True) -> float:
 
 def main(args) -> dict:
     out, results = args.out, {"cpu_supports_bf16": cpu_supports_bf16()}
-    for bf16 in (True, False):
+    # Without bf16 instructions bf16 is emulated (and `--bf16 true` a config error): fp32 only.
+    variants = (True, False) if cpu_supports_bf16() else (False,)
+    if len(variants) == 1:
+        print("this CPU has no AVX512-BF16/AMX (or R1_CPU_BF16=0): measuring fp32 only", flush=True)
+    for bf16 in variants:
         name = "bf16" if bf16 else "fp32"
         sft = train("train_sft.py", "configs/demo_sft.yaml", out / f"sft-{name}", bf16,
                     "--max_steps", str(args.sft_steps))
         losses = [e["loss"] for e in sft if "loss" in e]
+        # Both GRPO variants start from the same SFT model (the first variant's).
         grpo = train("train_grpo.py", "configs/demo_r1.yaml", out / f"grpo-{name}", bf16, "--model_name_or_path",
-                     str(out / "sft-bf16"), "--max_steps", str(args.grpo_steps))
+                     str(out / f"sft-{'bf16' if variants[0] else 'fp32'}"), "--max_steps", str(args.grpo_steps))
         results[name] = {"sft_s_per_step": seconds_per_step(sft), "sft_final_loss": losses[-1],
                          "grpo_s_per_step": seconds_per_step(grpo)}
         print(name, results[name], flush=True)
@@ -62,7 +67,7 @@ if __name__ == "__main__":
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
     print(f"| variant | SFT s/step | SFT loss after {args.sft_steps} steps | GRPO s/step |\n| --- | --- | --- | --- |")
-    for name in ("bf16", "fp32"):
+    for name in [v for v in ("bf16", "fp32") if v in results]:
         r = results[name]
         print(f"| {name} | {r['sft_s_per_step']:.2f} | {r['sft_final_loss']:.4f} | {r['grpo_s_per_step']:.1f} |")
     print(f"wrote {args.json}")

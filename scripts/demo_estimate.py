@@ -6,8 +6,8 @@ Reads the demo's two configs with the same arguments the stages get (`SFT_ARGS`,
 arguments, `EVAL_PROBLEMS`), so the precision it prints is the one the run will use. The time is
 the demo's measured stage times on a reference CPU (REFERENCE, one entry per precision), scaled
 by the run's size and by this CPU's matmul rate relative to the reference's, measured here for
-half a second at a SmolLM2-135M layer's shape. A rough figure (generation is not all matmul):
-on the two CPUs measured, within 25 % of the real time.
+half a second at a SmolLM2-135M layer's shape. A rough figure: it assumes the whole run scales
+with matmul speed, which generation (memory- and overhead-bound) does not quite.
 """
 
 import os
@@ -22,27 +22,31 @@ from data import DataArguments
 from helpers.config import ConfigError, RunArguments, parse_config, precision_summary
 from rewards import RewardArguments
 
-# The demo as shipped, measured with `bash scripts/demo.sh` on a fresh checkout (2-core AMD EPYC with
-# AVX512-BF16; fp32 with R1_CPU_BF16=0). Seconds; `matmul_gflops` is matmul_gflops() on that machine.
+# The demo as shipped, measured with `bash scripts/demo.sh` on a fresh clone (2026-12-01, 2-core AMD EPYC
+# with AVX512-BF16; fp32: the same CPU limited to AVX2, README "bf16 on CPU"). Seconds, model loading
+# included; `matmul_gflops` is matmul_gflops() on that machine at that precision.
 REFERENCE = {
-    "bf16": {"matmul_gflops": 815.0, "setup_s": 60.0, "eval_s_per_problem": 1.0, "sft_s_per_step": 6.0,
-             "grpo_s_per_step": 43.0},
-    "fp32": {"matmul_gflops": 195.0, "setup_s": 60.0, "eval_s_per_problem": 2.0, "sft_s_per_step": 10.7,
-             "grpo_s_per_step": 80.5},
+    "bf16": {"matmul_gflops": 955.0, "eval_s_per_problem": 0.38, "sft_s_per_step": 7.5, "grpo_s_per_step": 46.1},
+    "fp32": {"matmul_gflops": 218.0, "eval_s_per_problem": 0.65, "sft_s_per_step": 11.8, "grpo_s_per_step": 69.4},
 }
 REFERENCE_SFT_BATCH = 8  # configs/demo_sft.yaml
 REFERENCE_GRPO_TOKENS = 32 * 96  # configs/demo_r1.yaml: completions per step x max_completion_length
 
 
-def matmul_gflops(dtype: torch.dtype, seconds: float = 0.5) -> float:
-    """This CPU's rate on a SmolLM2-135M MLP product (256 tokens x 576 -> 1536), in GFLOP/s."""
+def matmul_gflops(dtype: torch.dtype, windows: int = 5, seconds: float = 0.1) -> float:
+    """This CPU's rate on a SmolLM2-135M MLP product (256 tokens x 576 -> 1536), in GFLOP/s: the best of a
+    few short windows, which is steadier than one long average on a shared machine."""
     a, b = torch.randn(256, 576, dtype=dtype), torch.randn(576, 1536, dtype=dtype)
-    a @ b
-    start, n = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
+    for _ in range(3):
         a @ b
-        n += 1
-    return 2 * 256 * 576 * 1536 * n / (time.perf_counter() - start) / 1e9
+    rates = []
+    for _ in range(windows):
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds:
+            a @ b
+            n += 1
+        rates.append(2 * 256 * 576 * 1536 * n / (time.perf_counter() - start) / 1e9)
+    return max(rates)
 
 
 def main(grpo_argv: list[str]) -> None:
@@ -55,22 +59,19 @@ def main(grpo_argv: list[str]) -> None:
     print(precision_summary(grpo))
     precision = "bf16" if grpo.bf16 else "fp32"
     ref = REFERENCE[precision]
-    speed = ref["matmul_gflops"] / matmul_gflops(torch.bfloat16 if grpo.bf16 else torch.float32)
+    slowdown = ref["matmul_gflops"] / matmul_gflops(torch.bfloat16 if grpo.bf16 else torch.float32)
     sft_reused = Path(os.environ.get("OUT", "outputs/demo"), "sft", "model.safetensors").exists()
     sft_steps = 0 if sft_reused else sft.max_steps
+    sft_batch = sft.per_device_train_batch_size * sft.gradient_accumulation_steps
     grpo_tokens = grpo.per_device_train_batch_size * grpo.gradient_accumulation_steps * grpo.max_completion_length
-    stages = {
+    seconds = {  # on the reference machine
         f"evaluation (3 x {problems} problems)": 3 * problems * ref["eval_s_per_problem"],
-        f"SFT ({sft_steps} steps)": sft_steps * ref["sft_s_per_step"] * (
-            sft.per_device_train_batch_size * sft.gradient_accumulation_steps / REFERENCE_SFT_BATCH),
-        f"GRPO ({grpo.max_steps} steps)": grpo.max_steps * ref["grpo_s_per_step"] * grpo_tokens
-                                            / REFERENCE_GRPO_TOKENS,
-        "model loading, checks, report": ref["setup_s"],
+        f"SFT ({sft_steps} steps)": sft_steps * ref["sft_s_per_step"] * sft_batch / REFERENCE_SFT_BATCH,
+        f"GRPO ({grpo.max_steps} steps)": grpo.max_steps * ref["grpo_s_per_step"] * grpo_tokens / REFERENCE_GRPO_TOKENS,
     }
-    total = sum(stages.values()) * speed
-    parts = ", ".join(f"{name} ~{seconds * speed / 60:.0f} min" for name, seconds in stages.items())
-    print(f"estimated time on this CPU: ~{total / 60:.0f} min ({parts}; {precision} matmuls here run at "
-          f"{1 / speed:.2f}x the reference machine's)")
+    parts = ", ".join(f"{stage} ~{t * slowdown / 60:.0f} min" for stage, t in seconds.items())
+    print(f"estimated time from here: ~{sum(seconds.values()) * slowdown / 60:.0f} min ({parts}; {precision} "
+          f"matmuls here run at {1 / slowdown:.2f}x the reference machine's)")
 
 
 if __name__ == "__main__":
