@@ -107,10 +107,14 @@ def test_arithmetic_kinds_can_be_chosen():
         data.arithmetic_problems(5, kinds=["wages"])
 
 
-def test_gold_answers_from_real_data_are_graded_correct_by_the_accuracy_reward():
-    """The loader's gold and the reward's parser agree: a model that writes the gold scores 1."""
-    for dataset_format, path in [("gsm8k", SHARED_DATA / "gsm8k"), ("math500", SHARED_DATA / "math500")]:
+def test_gold_answers_from_real_data_are_kept_and_graded_correct_by_the_accuracy_reward():
+    """No real gold is dropped at load, and the loader's gold and the reward's parser agree: a model that
+    writes the gold scores 1. MATH-500 read as NuminaMath-TIR (the last box of each worked solution) too."""
+    for dataset_format, path in [("gsm8k", SHARED_DATA / "gsm8k"), ("math500", SHARED_DATA / "math500"),
+                                 ("numina_tir", SHARED_DATA / "math500" / "test.jsonl")]:
         ds = load(dataset_name=str(path), dataset_format=dataset_format, dataset_train_split="test")
+        rows = (path if path.is_file() else path / "test.jsonl").read_text().count("\n")
+        assert len(ds) == rows, (dataset_format, rows - len(ds), "rows dropped")
         (accuracy,) = get_reward_funcs(["accuracy"])
         completions = [[{"role": "assistant", "content": f"<think>x</think><answer>{s}</answer>"}]
                        for s in ds["solution"]]
