@@ -12,7 +12,7 @@ from trl import TrlParser
 logger = logging.getLogger(__name__)
 
 # Set to 0 to run as if this CPU had no bf16 instructions (the fp32 path, on any machine); read only
-# by cpu_supports_bf16, so training, evaluation, the demo and the tests all follow it.
+# by bf16_disabled_by_env, so training, evaluation, the demo and the tests all follow it.
 CPU_BF16_ENV = "R1_CPU_BF16"
 
 
@@ -57,10 +57,18 @@ class RunArguments:
                 "before loading the weights: seconds, not the run (scripts/demo.sh checks every stage this way)."})
 
 
+def bf16_disabled_by_env() -> bool:
+    return os.environ.get(CPU_BF16_ENV, "1") == "0"
+
+
+def runs_on_cpu(training_args) -> bool:
+    return training_args.use_cpu or not torch.cuda.is_available()
+
+
 def cpu_supports_bf16() -> bool:
     """AVX512-BF16 or AMX: bf16 matmuls run several times faster than fp32 on such CPUs (on others
     bf16 is emulated and far slower). R1_CPU_BF16=0 answers no on any CPU."""
-    if os.environ.get(CPU_BF16_ENV, "1") == "0":
+    if bf16_disabled_by_env():
         return False
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
@@ -81,14 +89,14 @@ def default_bf16_to_the_hardware(parser) -> None:
 
 def precision_summary(training_args) -> str:
     """One line: what the run computes in, and why."""
-    if not (training_args.use_cpu or not torch.cuda.is_available()):
+    if not runs_on_cpu(training_args):
         compute = "bf16" if training_args.bf16 else "fp16" if training_args.fp16 else "fp32"
         return f"precision: {compute} compute, fp32 weights (GPU)"
     if training_args.bf16:
         return "precision: bf16 compute, fp32 weights (this CPU has AVX512-BF16/AMX)"
     if cpu_supports_bf16():
         return "precision: fp32 compute (bf16: false); this CPU has AVX512-BF16/AMX, bf16 would be ~2x faster"
-    if os.environ.get(CPU_BF16_ENV, "1") == "0":
+    if bf16_disabled_by_env():
         return f"precision: fp32 compute ({CPU_BF16_ENV}=0: as if this CPU had no AVX512-BF16/AMX)"
     return "precision: fp32 compute (this CPU has no AVX512-BF16/AMX); bf16 would be ~2x faster on one that has"
 
@@ -105,7 +113,7 @@ def check_precision(training_args, model_args) -> None:
             f"dtype: {model_args.dtype} would store the trained weights themselves in low precision, and full-"
             f"parameter AdamW updates round away (at lr 1e-6, 0.4 % of weights change in bf16 vs 99.9 % in fp32); "
             f"allowed: float32 (add bf16: true for bf16 compute), or a low-precision dtype with use_peft: true")
-    on_cpu = training_args.use_cpu or not torch.cuda.is_available()
+    on_cpu = runs_on_cpu(training_args)
     if on_cpu and training_args.fp16:
         raise ConfigError("fp16: needs a CUDA GPU and none is visible; allowed on CPU: bf16: true (if the CPU "
                           "supports it) or fp16: false")
