@@ -5,7 +5,8 @@
     python train_grpo.py --config configs/zero.yaml --learning_rate 2e-6   # any key overrides the YAML
 
 The YAML holds four groups of keys, parsed by TRL's `TrlParser`: data (`data.DataArguments`),
-rewards (`rewards.RewardArguments`), TRL's `GRPOConfig` and `ModelConfig`. Everything that can
+rewards (`rewards.RewardArguments`), TRL's `GRPOConfig` and `ModelConfig`; the training-health
+monitor's thresholds (`helpers.health.HealthArguments`) keep their defaults unless set. Everything that can
 be wrong with a config is checked before the model loads; `--check_only true` stops there.
 """
 
@@ -19,6 +20,7 @@ from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 from data import DataArguments, load_prompt_template, load_rl_dataset
 from helpers.config import ConfigError, RunArguments, check_precision, parse_config, setup_logging
 from helpers.generation import installed_vllm, sync_weights_by_reload, vllm_missing_reason, vllm_usable
+from helpers.health import HealthArguments, HealthMonitor
 from helpers.training import StopOnNonFinite, load_tokenizer, resolve_checkpoint, set_model_init_kwargs, train_and_save
 from rewards import RewardArguments, configure_verification, get_reward_funcs
 
@@ -123,10 +125,13 @@ def build_trainer(data_args: DataArguments, reward_args: RewardArguments, traini
 
 
 def main(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
-         model_args: ModelConfig, check_only: bool = False) -> GRPOTrainer | None:
+         model_args: ModelConfig, check_only: bool = False,
+         health: HealthArguments | None = None) -> GRPOTrainer | None:
     checkpoint = resolve_checkpoint(training_args)
+    health = health or HealthArguments()
     non_finite = StopOnNonFinite()
-    trainer = build_trainer(data_args, reward_args, training_args, model_args, [non_finite], check_only)
+    callbacks = [non_finite] + ([HealthMonitor(health)] if health.health_monitor else [])
+    trainer = build_trainer(data_args, reward_args, training_args, model_args, callbacks, check_only)
     if trainer is None:
         return None
     train_and_save(trainer, checkpoint, non_finite)
@@ -135,9 +140,9 @@ def main(data_args: DataArguments, reward_args: RewardArguments, training_args: 
 
 if __name__ == "__main__":
     try:
-        data_args, reward_args, training_args, model_args, run_args = parse_config(
-            (DataArguments, RewardArguments, GRPOConfig, ModelConfig, RunArguments))
+        data_args, reward_args, training_args, model_args, run_args, health = parse_config(
+            (DataArguments, RewardArguments, GRPOConfig, ModelConfig, RunArguments, HealthArguments))
         setup_logging(training_args.get_process_log_level(), training_args.should_log)
-        main(data_args, reward_args, training_args, model_args, run_args.check_only)
+        main(data_args, reward_args, training_args, model_args, run_args.check_only, health)
     except ConfigError as error:
         raise SystemExit(f"config error: {error}") from None

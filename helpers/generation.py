@@ -42,6 +42,14 @@ def vllm_usable() -> bool:
     return build == "cpu" or (build == "cuda" and torch.cuda.is_available())
 
 
+def vllm_is_faster_here() -> bool:
+    """Whether vLLM generates faster than transformers on this machine, as measured
+    (scripts/bench_demo_grpo_step.py, README): on a GPU, and on CPUs with AVX-512 (demo GRPO step
+    35 vs 53 s); not on AVX2-only CPUs, where vLLM's CPU kernels generated at half the speed
+    (43 vs 25 s per step's generation)."""
+    return vllm_usable() and (torch.cuda.is_available() or torch.cpu._is_avx512_supported())
+
+
 # On CPU vLLM reads `gpu_memory_utilization` as a share of the machine's RAM to reserve; a fixed KV
 # cache is clearer there and ample for these models (SmolLM2-135M: 46 KB/token in fp32 -> 45k tokens).
 CPU_KV_CACHE_BYTES = 2 * 1024**3
@@ -125,12 +133,12 @@ def vllm_missing_reason() -> str:
 
 
 def make_generator(model_path: str, backend: str = "auto"):
-    """`backend`: auto (vLLM if usable), vllm or hf."""
+    """`backend`: auto (vLLM where it is usable and faster, `vllm_is_faster_here`), vllm or hf."""
     if backend not in ("auto", "vllm", "hf"):
         raise ConfigError(f"backend: unknown '{backend}'; allowed: ['auto', 'hf', 'vllm']")
     if backend == "vllm" and not vllm_usable():
         raise ConfigError(f"backend: vllm, but {vllm_missing_reason()}; or use --backend hf")
-    if backend == "vllm" or (backend == "auto" and vllm_usable()):
+    if backend == "vllm" or (backend == "auto" and vllm_is_faster_here()):
         logger.info("generating with vLLM (%s build)", installed_vllm())
         return VLLMGenerator(model_path)
     logger.info("generating with transformers on %s", "cuda" if torch.cuda.is_available() else "cpu")

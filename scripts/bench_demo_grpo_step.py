@@ -3,6 +3,7 @@ CPU's arithmetic floor (the step's FLOPs at this CPU's measured matmul rate).
 
     python scripts/bench_demo_grpo_step.py                                # transformers and vLLM, 4 steps each
     python scripts/bench_demo_grpo_step.py --engines vllm vllm_no_is --steps 3 --model checkpoints/SmolLM2-135M-Instruct
+    python scripts/bench_demo_grpo_step.py --engines hf -- --gradient_checkpointing true   # after --: config overrides
 
 It runs `train_grpo.py --config configs/demo_r1.yaml` (the demo's own step: 4 prompts x 8
 completions, <= 96 new tokens) on `--model` (default: the demo's SFT model when it exists) and
@@ -85,7 +86,8 @@ def step_flops(model_config, prompt_tokens: list[int], completion_tokens: list[i
             "forward (loss)": training_forward, "backward": 2 * training_forward}
 
 
-def run_engine(engine: str, model: str, steps: int) -> dict:
+def run_engine(engine: str, model: str, steps: int, overrides: list[str]) -> dict:
+    import resource
     import tempfile
 
     from transformers import TrainerCallback
@@ -115,7 +117,7 @@ def run_engine(engine: str, model: str, steps: int) -> dict:
 
     with tempfile.TemporaryDirectory() as out:
         argv = ["--config", "configs/demo_r1.yaml", "--model_name_or_path", model, "--output_dir", out,
-                "--max_steps", str(steps), "--save_strategy", "no", *ENGINES[engine]]
+                "--max_steps", str(steps), "--save_strategy", "no", *ENGINES[engine], *overrides]
         data_args, reward_args, training_args, model_args, _ = parse_config(
             (DataArguments, RewardArguments, GRPOConfig, ModelConfig, RunArguments), argv)
         phases = Phases()
@@ -167,7 +169,9 @@ def run_engine(engine: str, model: str, steps: int) -> dict:
     return {"engine": engine, "model": model, "steps_measured": len(rows), "median_s": median, "floor_s": floor,
             "floor_total_s": sum(floor.values()), "matmul_gflops": rates,
             "generation_dtype": str(generation_dtype).removeprefix("torch."),
-            "training_dtype": str(training_dtype).removeprefix("torch."),
+            "training_dtype": str(training_dtype).removeprefix("torch."), "overrides": overrides,
+            "gradient_checkpointing": training_args.gradient_checkpointing,
+            "peak_rss_GiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
             "prompt_tokens": statistics.median(r["prompt_tokens"] for r in rows),
             "completion_tokens": statistics.median(r["completion_tokens"] for r in rows)}
 
@@ -191,16 +195,17 @@ def main():
     parser.add_argument("--model", default=None, help="default: outputs/demo/sft if it exists, else the base SmolLM2")
     parser.add_argument("--output", type=Path, default=Path("outputs/bench/demo_grpo_step.json"))
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one engine, print its JSON
+    parser.add_argument("overrides", nargs="*", help="after --: train_grpo.py overrides of configs/demo_r1.yaml")
     args = parser.parse_args()
     model = args.model or next(p for p in ("outputs/demo/sft", "checkpoints/SmolLM2-135M-Instruct")
                                if Path(p, "config.json").exists())
     if args.one:
-        print("RESULT " + json.dumps(run_engine(args.one, model, args.steps)))
+        print("RESULT " + json.dumps(run_engine(args.one, model, args.steps, args.overrides)))
         return
     results = []
     for engine in args.engines:
         proc = subprocess.run([sys.executable, __file__, "--one", engine, "--steps", str(args.steps),
-                               "--model", model], capture_output=True, text=True)
+                               "--model", model, "--", *args.overrides], capture_output=True, text=True)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
         if not lines:
             raise SystemExit(f"{engine} failed:\n{proc.stderr[-3000:]}")
@@ -209,7 +214,8 @@ def main():
         print(f"{engine}: {r['median_s']['step']:.1f} s/step, floor {r['floor_total_s']:.2f} s "
               f"({r['completion_tokens']:.0f} completion + {r['prompt_tokens']:.0f} prompt tokens; matmul "
               f"{r['matmul_gflops']['generation']:.0f} GFLOP/s {r['generation_dtype']} generation, "
-              f"{r['matmul_gflops']['training']:.0f} {r['training_dtype']} training)", flush=True)
+              f"{r['matmul_gflops']['training']:.0f} {r['training_dtype']} training; gradient checkpointing "
+              f"{r['gradient_checkpointing']}; peak RSS {r['peak_rss_GiB']:.1f} GiB)", flush=True)
     print(table(results))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2))

@@ -16,16 +16,24 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 export OUT=${OUT:-outputs/demo}
-EVAL=(--benchmarks arithmetic --limit "${EVAL_PROBLEMS:-100}" --k 1 --max_new_tokens 96 --lenient false)
+EVAL=(--benchmarks arithmetic --limit "${EVAL_PROBLEMS:-100}" --k 1 --max_new_tokens 96 --lenient false --backend hf)
 read -r -a SFT_EXTRA <<< "${SFT_ARGS:-}"
 BASE=checkpoints/SmolLM2-135M-Instruct
+# Generation engine: vLLM's CPU build where it is installed and measured faster (AVX-512), else transformers.
+if python -c "import sys; from helpers.generation import vllm_is_faster_here as fast; sys.exit(not fast())"; then
+  ENGINE=vllm; GRPO_ENGINE=(--use_vllm true)
+else
+  ENGINE=hf; GRPO_ENGINE=()
+fi
+export VLLM_CPU_KVCACHE_SPACE=${VLLM_CPU_KVCACHE_SPACE:-1}  # GiB of KV cache for vLLM on CPU, instead of a share of RAM
 
 echo "=== checking both stages' configs"
 [[ "${EVAL_PROBLEMS:-100}" =~ ^[1-9][0-9]*$ ]] || { echo "EVAL_PROBLEMS: '${EVAL_PROBLEMS}' is not a positive integer"; exit 1; }
 python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SFT_EXTRA[@]}" --check_only true
 # The GRPO stage starts from the SFT model, which does not exist yet: check it with the base model.
-python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$BASE" --output_dir "$OUT" "$@" --check_only true
-python scripts/demo_estimate.py "$@"
+python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$BASE" --output_dir "$OUT" "${GRPO_ENGINE[@]}" "$@" --check_only true
+echo "generation engine for GRPO: $ENGINE ($( [ $ENGINE = vllm ] && echo "vLLM's CPU build, colocated" || echo "transformers; vLLM is not installed or not faster on this CPU"))"
+python scripts/demo_estimate.py "${GRPO_ENGINE[@]}" "$@"
 mkdir -p "$OUT/eval"
 
 evaluate() {  # evaluate <stage> <model>
@@ -40,7 +48,7 @@ if [ -f "$OUT/sft/model.safetensors" ]; then echo "=== SFT: reusing $OUT/sft"; e
 fi
 [ -f "$OUT/eval/sft.json" ] || evaluate sft "$OUT/sft"
 echo "=== GRPO on the SFT model"
-python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$OUT/sft" --output_dir "$OUT" "$@"
+python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$OUT/sft" --output_dir "$OUT" "${GRPO_ENGINE[@]}" "$@"
 evaluate grpo "$OUT"
 python scripts/demo_report.py "$OUT"
 echo "demo took $((SECONDS / 60)) min $((SECONDS % 60)) s"

@@ -19,7 +19,7 @@ from rewards import RewardArguments
 from train_grpo import check_generation_backend
 
 needs_vllm = pytest.mark.skipif(not vllm_usable(), reason=f"vLLM cannot run here: {vllm_missing_reason()}")
-FP32 = {**os.environ, "R1_CPU_BF16": "0", "PYTHONPATH": str(REPO_ROOT)}  # the same dtype in both engines
+FP32 = {**os.environ, "R1_CPU_BF16": "0"}  # the same dtype in both engines
 
 
 def recipe_vllm_args(config: str = "zero.yaml") -> GRPOConfig:
@@ -50,6 +50,7 @@ def test_zero_yaml_vllm_keys_are_accepted_on_cpu_and_what_a_cpu_cannot_do_is_nam
 
 
 @pytest.mark.slow
+@pytest.mark.precision
 @needs_vllm
 def test_grpo_with_colocated_vllm_generates_with_the_updated_weights(tmp_path, smollm2_checkpoint):
     """Two steps at a learning rate big enough to change the greedy answer: the engine must then
@@ -63,7 +64,7 @@ def test_grpo_with_colocated_vllm_generates_with_the_updated_weights(tmp_path, s
          "--max_completion_length", "32", "--reward_kwargs", '{"cosine": {"max_len": 32}}',
          # the recipe's vLLM keys, as zero.yaml sets them (the CPU reads the memory share as RAM)
          "--vllm_mode", "colocate", "--vllm_gpu_memory_utilization", "0.3", "--vllm_enable_sleep_mode", "false"],
-        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True, timeout=900)
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     tokens = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))[7:])
     assert tokens["trained"] != tokens["initial"], "the update left the greedy answer as it was: nothing to check"

@@ -1,0 +1,83 @@
+"""helpers/health.py: each warning fires once, at the step its condition first holds for a window,
+and a run without those patterns gets none; a real GRPO run that cannot learn is told why."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT
+
+from helpers.config import ConfigError, parse_config
+from helpers.health import HealthArguments, HealthMonitor
+
+
+def healthy(step: int) -> dict:
+    """A learning run's metrics: signal in most groups, varied samples, answers finished, reward rising."""
+    return {"reward": 0.2 + 0.05 * step, "frac_reward_zero_std": 0.25, "entropy": 0.6,
+            "completions/clipped_ratio": 0.05, "rewards/format/mean": 0.8 + 0.01 * step,
+            "rewards/accuracy/mean": 0.2 + 0.04 * step, "verify/timeouts": 0, "rewards/accuracy/errors": 0}
+
+
+def run(metrics: list[dict], window: int = 3) -> dict:
+    monitor = HealthMonitor(HealthArguments(health_window=window))
+    for step, logs in enumerate(metrics, start=1):
+        monitor.check(logs, step)
+    return {kind: warning["step"] for kind, warning in monitor.warnings.items()}
+
+
+def test_a_learning_run_gets_no_warning():
+    assert run([healthy(step) for step in range(1, 13)]) == {}
+
+
+@pytest.mark.parametrize("change,fired", [
+    ({"frac_reward_zero_std": 0.9}, {"no_signal": 3}),
+    ({"entropy": 0.01}, {"entropy_collapse": 3}),
+    ({"completions/clipped_ratio": 0.8}, {"clipped": 3}),
+])
+def test_a_condition_warns_once_after_holding_for_a_whole_window(change, fired):
+    assert run([healthy(s) | change for s in range(1, 9)]) == fired
+    # one step out of the window's range resets it: never three in a row here
+    assert run([healthy(s) | (change if s % 3 else {}) for s in range(1, 9)]) == {}
+
+
+def test_format_up_while_accuracy_down_is_reward_hacking():
+    metrics = [healthy(s) | {"rewards/format/mean": 0.3 + 0.1 * s, "rewards/accuracy/mean": 0.6 - 0.05 * s}
+               for s in range(1, 9)]
+    assert run(metrics) == {"reward_hacking": 6}
+
+
+def test_a_reward_that_does_not_move_is_flat():
+    metrics = [healthy(s) | {"reward": 0.4 + (0.002 if s % 2 else -0.002)} for s in range(1, 9)]
+    assert run(metrics) == {"reward_flat": 6}
+
+
+def test_timeouts_and_reward_errors_warn_at_the_step_they_appear():
+    metrics = [healthy(s) for s in range(1, 7)]
+    metrics[1] = metrics[1] | {"verify/timeouts": 2}
+    metrics[3] = metrics[3] | {"rewards/accuracy/errors": 1}
+    assert run(metrics) == {"verify_timeouts": 2, "reward_errors": 4}
+
+
+@pytest.mark.parametrize("flag,value", [("--health_window", "0"), ("--health_max_zero_std_share", "1.5"),
+                                        ("--health_min_entropy", "-1")])
+def test_bad_thresholds_are_config_errors_naming_the_key(flag, value):
+    with pytest.raises(ConfigError, match=flag[2:] + ": "):
+        parse_config((HealthArguments,), [flag, value])
+
+
+@pytest.mark.slow
+def test_a_grpo_run_that_cannot_learn_is_told_why(tmp_path, smollm2_checkpoint):
+    """The base model never writes the tags (accuracy and format are 0 for every completion) and
+    16 tokens cut every answer short: no signal, clipped, a flat reward; nothing else."""
+    output_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "train_grpo.py", "--config", "configs/demo_r1.yaml", "--model_name_or_path",
+         str(smollm2_checkpoint), "--output_dir", str(output_dir), "--max_steps", "4", "--save_strategy", "no",
+         "--max_completion_length", "16", "--health_window", "2"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    warnings = {w["kind"]: w["step"] for w in json.loads((output_dir / "health.json").read_text())}
+    assert warnings == {"no_signal": 2, "clipped": 2, "reward_flat": 4}
+    assert "training health: 3 warning(s)" in result.stderr
+    assert "GRPO learns nothing from such groups: raise temperature or num_generations" in result.stderr
