@@ -4,7 +4,8 @@
 
 Reads the demo's two configs with the same arguments the stages get (`SFT_ARGS`, the GRPO
 arguments, `EVAL_PROBLEMS`), so the precision it prints is the one the run will use. The time is
-the demo's measured stage times on a reference CPU (REFERENCE, one entry per precision), scaled
+the demo's measured stage times on a reference CPU (REFERENCE, one entry per precision and GRPO
+generation engine), scaled
 by the run's size and by this CPU's matmul rate relative to the reference's, measured here for
 half a second at a SmolLM2-135M layer's shape. A rough figure: it assumes the whole run scales
 with matmul speed, which generation (memory- and overhead-bound) does not quite.
@@ -22,12 +23,17 @@ from data import DataArguments
 from helpers.config import ConfigError, RunArguments, parse_config, precision_summary
 from rewards import RewardArguments
 
-# The demo as shipped, measured with `bash scripts/demo.sh` on a fresh clone (2026-12-01, 2-core AMD EPYC
-# with AVX512-BF16; fp32: the same CPU limited to AVX2, README "bf16 on CPU"). Seconds, model loading
-# included; `matmul_gflops` is matmul_gflops() on that machine at that precision.
+# The demo as shipped, measured with `bash scripts/demo.sh` on a fresh clone (2026-12-01): transformers
+# generation on a 2-core AMD EPYC with AVX512-BF16 (fp32: the same CPU limited to AVX2, README "bf16 on
+# CPU"); vLLM on a 2-core AMD EPYC with AVX512-BF16 and AMX. Seconds, model loading included;
+# `matmul_gflops` is matmul_gflops() on that machine at that precision.
 REFERENCE = {
-    "bf16": {"matmul_gflops": 955.0, "eval_s_per_problem": 0.38, "sft_s_per_step": 7.5, "grpo_s_per_step": 46.1},
-    "fp32": {"matmul_gflops": 218.0, "eval_s_per_problem": 0.65, "sft_s_per_step": 11.8, "grpo_s_per_step": 69.4},
+    ("bf16", "hf"): {"matmul_gflops": 955.0, "eval_s_per_problem": 0.38, "sft_s_per_step": 7.5,
+                     "grpo_s_per_step": 46.1},
+    ("fp32", "hf"): {"matmul_gflops": 218.0, "eval_s_per_problem": 0.65, "sft_s_per_step": 11.8,
+                     "grpo_s_per_step": 69.4},
+    ("bf16", "vllm"): {"matmul_gflops": 2120.0, "eval_s_per_problem": 0.39, "sft_s_per_step": 8.5,
+                       "grpo_s_per_step": 37.8},
 }
 REFERENCE_SFT_BATCH = 8  # configs/demo_sft.yaml
 REFERENCE_GRPO_TOKENS = 32 * 96  # configs/demo_r1.yaml: completions per step x max_completion_length
@@ -58,7 +64,8 @@ def main(grpo_argv: list[str]) -> None:
     problems = int(os.environ.get("EVAL_PROBLEMS", "100"))
     print(precision_summary(grpo))
     precision = "bf16" if grpo.bf16 else "fp32"
-    ref = REFERENCE[precision]
+    engine = "vllm" if grpo.use_vllm else "hf"
+    ref = REFERENCE.get((precision, engine), REFERENCE[(precision, "hf")])  # fp32 with vLLM: not measured
     slowdown = ref["matmul_gflops"] / matmul_gflops(torch.bfloat16 if grpo.bf16 else torch.float32)
     sft_reused = Path(os.environ.get("OUT", "outputs/demo"), "sft", "model.safetensors").exists()
     sft_steps = 0 if sft_reused else sft.max_steps
