@@ -38,6 +38,7 @@ def installed_vllm() -> str | None:
 
 
 def vllm_usable() -> bool:
+    """Whether an installed vLLM build can run here (the CPU build anywhere, the CUDA one with a GPU)."""
     build = installed_vllm()
     return build == "cpu" or (build == "cuda" and torch.cuda.is_available())
 
