@@ -115,9 +115,11 @@ class VLLMGenerator:
     def generate(self, prompts, n, max_new_tokens, temperature, seed):
         from vllm import SamplingParams
 
+        # A per-request seed crashes vLLM 0.31's CPU build once a batch outgrows one scheduler step
+        # ("CPU Generator does not use offset"); there the engine's own seed (0) makes a run reproducible.
         params = SamplingParams(n=n, max_tokens=max_new_tokens, temperature=temperature, top_p=1.0, top_k=-1,
                                 min_p=0.0, repetition_penalty=1.0, presence_penalty=0.0, frequency_penalty=0.0,
-                                seed=seed)
+                                seed=seed if torch.cuda.is_available() else None)
         outputs = self.llm.chat(prompts, params, use_tqdm=True)
         return [[Sample(o.text, len(o.token_ids)) for o in output.outputs] for output in outputs]
 

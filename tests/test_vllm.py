@@ -113,3 +113,16 @@ def test_rejection_sampling_with_vllm_keeps_the_rows_of_transformers(tmp_path, s
         rows[backend] = (tmp_path / f"{backend}.jsonl").read_text().splitlines()
     assert len(rows["hf"]) == 6
     assert rows["vllm"] == rows["hf"]
+
+
+@pytest.mark.slow
+@needs_vllm
+def test_sampling_many_completions_with_vllm_on_cpu(tmp_path, smollm2_checkpoint):
+    """80 sampled requests of ~125 prompt tokens outgrow one scheduler step: vLLM 0.31's CPU build
+    crashed there with per-request seeds ("CPU Generator does not use offset")."""
+    out = tmp_path / "sampled.json"
+    run_script("evaluate.py", "vllm", out, str(smollm2_checkpoint), "--benchmarks", "arithmetic", "--limit", "40",
+               "--k", "2", "--temperature", "1.0", "--max_new_tokens", "32", "--prompt_template", "r1_zero",
+               "--lenient", "false")
+    metrics = json.loads(out.read_text())["benchmarks"]["arithmetic"]
+    assert metrics["n"] == 40 and 0.0 <= metrics["pass@1"] <= metrics["pass@2"] <= 1.0
