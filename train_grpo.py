@@ -13,7 +13,6 @@ be wrong with a config is checked before the model loads; `--check_only true` st
 import logging
 import math
 
-import torch
 from transformers import GenerationConfig
 from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 
@@ -54,7 +53,7 @@ def check_generation_backend(training_args) -> None:
     if not vllm_usable():
         raise ConfigError(f"use_vllm: true, but {vllm_missing_reason()}; or pass --use_vllm false "
                           "to generate with transformers")
-    if torch.cuda.is_available():
+    if installed_vllm() != "cpu":
         return
     if training_args.vllm_mode == "server":
         raise ConfigError("vllm_mode: server sends the weights to the vLLM server over NCCL, which needs CUDA GPUs; "

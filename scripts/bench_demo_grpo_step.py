@@ -75,15 +75,15 @@ def step_flops(model_config, prompt_tokens: list[int], completion_tokens: list[i
         + 3 * d * model_config.intermediate_size  # q,o + k,v (GQA) + gated MLP
     body = layers * per_layer
 
-    def forward(p: int, c: int, head_tokens: int) -> float:
+    def forward(p: int, c: int) -> float:  # the LM head over the c completion positions only
         tokens = p + c
         attention = 4 * layers * d * tokens * tokens / 2  # scores and values, causal: half the square
-        return 2 * body * tokens + 2 * head * head_tokens + attention
+        return 2 * body * tokens + 2 * head * c + attention
 
-    generation = sum(forward(p, c, c) for p, c in zip(prompt_tokens, completion_tokens))
-    training_forward = sum(forward(p, c, c) for p, c in zip(prompt_tokens, completion_tokens))
-    return {"generation": generation, "log-probs (no grad)": training_forward if old_logps else 0.0,
-            "forward (loss)": training_forward, "backward": 2 * training_forward}
+    # Generation (prefill, then one token at a time) and a training forward cost the same matmuls.
+    forward_flops = sum(forward(p, c) for p, c in zip(prompt_tokens, completion_tokens))
+    return {"generation": forward_flops, "log-probs (no grad)": forward_flops if old_logps else 0.0,
+            "forward (loss)": forward_flops, "backward": 2 * forward_flops}
 
 
 def run_engine(engine: str, model: str, steps: int, overrides: list[str]) -> dict:

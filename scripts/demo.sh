@@ -21,9 +21,9 @@ read -r -a SFT_EXTRA <<< "${SFT_ARGS:-}"
 BASE=checkpoints/SmolLM2-135M-Instruct
 # Generation engine: vLLM's CPU build where it is installed and measured faster (AVX-512), else transformers.
 if python -c "import sys; from helpers.generation import vllm_is_faster_here as fast; sys.exit(not fast())"; then
-  ENGINE=vllm; GRPO_ENGINE=(--use_vllm true)
+  GRPO_ENGINE=(--use_vllm true); ENGINE="vllm (vLLM's CPU build, colocated)"
 else
-  ENGINE=hf; GRPO_ENGINE=()
+  GRPO_ENGINE=(); ENGINE="hf (transformers; vLLM is not installed or not faster on this CPU)"
 fi
 export VLLM_CPU_KVCACHE_SPACE=${VLLM_CPU_KVCACHE_SPACE:-1}  # GiB of KV cache for vLLM on CPU, instead of a share of RAM
 
@@ -32,7 +32,7 @@ echo "=== checking both stages' configs"
 python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SFT_EXTRA[@]}" --check_only true
 # The GRPO stage starts from the SFT model, which does not exist yet: check it with the base model.
 python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$BASE" --output_dir "$OUT" "${GRPO_ENGINE[@]}" "$@" --check_only true
-echo "generation engine for GRPO: $ENGINE ($( [ $ENGINE = vllm ] && echo "vLLM's CPU build, colocated" || echo "transformers; vLLM is not installed or not faster on this CPU"))"
+echo "generation engine for GRPO: $ENGINE"
 python scripts/demo_estimate.py "${GRPO_ENGINE[@]}" "$@"
 mkdir -p "$OUT/eval"
 
