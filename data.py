@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent
 ARITHMETIC = "arithmetic"
+REWORDED = "arithmetic_reworded"  # an evaluation benchmark: `arithmetic` in ARITHMETIC_WORDINGS["reworded"]
 
 
 @dataclass
@@ -67,6 +68,10 @@ class DataArguments(ScriptArguments, TemplateArguments):
     arithmetic_kinds: list[str] | None = field(
         default=None, metadata={"help": "Kinds of `arithmetic` problems (all by default): add_sub, multiply, "
                                         "wage, share."})
+    arithmetic_wording: str = field(
+        default="generator", metadata={"help": "How `arithmetic` questions are worded (data.ARITHMETIC_WORDINGS): "
+                                               "generator (one wording per kind), varied (three), or reworded (the "
+                                               "same problems in words kept out of both, for evaluation)."})
 
 
 # --------------------------------------------------------------------------- gold answers
@@ -163,10 +168,11 @@ def load_prompt_template(name: str, path: str | Path, for_training: bool = False
 
 
 def load_raw(dataset_name: str, dataset_config: str | None = None, split: str = "train", arithmetic_size: int = 1000,
-             arithmetic_seed: int = 0, arithmetic_kinds: list[str] | None = None) -> Dataset:
+             arithmetic_seed: int = 0, arithmetic_kinds: list[str] | None = None,
+             arithmetic_wording: str = "generator") -> Dataset:
     """Rows in the source's own schema, from the generator, a local file/folder or the Hub."""
     if dataset_name == ARITHMETIC:
-        return arithmetic_problems(arithmetic_size, arithmetic_seed, arithmetic_kinds)
+        return arithmetic_problems(arithmetic_size, arithmetic_seed, arithmetic_kinds, arithmetic_wording)
     path = Path(dataset_name)
     if path.is_file():
         builder = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}.get(path.suffix)
@@ -215,7 +221,7 @@ def load_rl_dataset(args: DataArguments, split: str | None = None) -> Dataset:
     dataset_format = resolve_format(args.dataset_name, args.dataset_format)
     template = load_prompt_template(args.prompt_template, args.prompt_templates_file, for_training=True)
     raw = load_raw(args.dataset_name, args.dataset_config, split or args.dataset_train_split,
-                   args.arithmetic_size, args.arithmetic_seed, args.arithmetic_kinds)
+                   args.arithmetic_size, args.arithmetic_seed, args.arithmetic_kinds, args.arithmetic_wording)
     if args.max_train_samples is not None:
         raw = raw.select(range(min(args.max_train_samples, len(raw))))
     return to_rl_dataset(raw, dataset_format, template, source=args.dataset_name)
@@ -295,7 +301,7 @@ def load_sft_dataset(args: DataArguments) -> Dataset:
     parts = []
     for name, dataset_format in sources:
         raw = load_raw(name, args.dataset_config, args.dataset_train_split, args.arithmetic_size,
-                       args.arithmetic_seed, args.arithmetic_kinds)
+                       args.arithmetic_seed, args.arithmetic_kinds, args.arithmetic_wording)
         if args.max_train_samples is not None:
             raw = raw.select(range(min(args.max_train_samples, len(raw))))
         parts.append(to_sft_dataset(raw, dataset_format, template, source=name))
@@ -317,53 +323,97 @@ def _calc(a: int, op: str, b: int) -> str:
     return f"{a} {op} {b} = <<{a}{op}{b}={value}>>{value}"
 
 
-def _add_sub(rng: random.Random, name: str, item: str) -> tuple[str, list[str], int]:
+def _add_sub(rng: random.Random, name: str, item: str) -> tuple[dict, list[str], int]:
     a, b = rng.randint(5, 60), rng.randint(2, 40)
     c = rng.randint(1, a + b - 1)
-    return (f"{name} has {a} {item}. {name} gets {b} more and then gives away {c}. "
-            f"How many {item} does {name} have now?",
+    return (dict(a=a, b=b, c=c),
             [f"After getting {b} more, {name} has {_calc(a, '+', b)} {item}.",
              f"After giving away {c}, {name} has {_calc(a + b, '-', c)} {item}."], a + b - c)
 
 
-def _multiply(rng: random.Random, name: str, item: str) -> tuple[str, list[str], int]:
+def _multiply(rng: random.Random, name: str, item: str) -> tuple[dict, list[str], int]:
     a, b = rng.randint(2, 12), rng.randint(2, 15)
-    return (f"A box holds {a} {item}. {name} fills {b} boxes. How many {item} is that?",
-            [f"{b} boxes of {a} {item} hold {_calc(b, '*', a)} {item}."], a * b)
+    return dict(a=a, b=b), [f"{b} boxes of {a} {item} hold {_calc(b, '*', a)} {item}."], a * b
 
 
-def _wage(rng: random.Random, name: str, item: str) -> tuple[str, list[str], int]:
+def _wage(rng: random.Random, name: str, item: str) -> tuple[dict, list[str], int]:
     rate, hours = rng.randint(8, 30), rng.randint(2, 9)
     spent = rng.randint(1, rate * hours - 1)
-    return (f"{name} earns ${rate} an hour and works {hours} hours. {name} then spends ${spent}. "
-            f"How many dollars does {name} have left?",
+    return (dict(rate=rate, hours=hours, spent=spent),
             [f"{name} earns {_calc(rate, '*', hours)} dollars.",
              f"After spending {spent}, {name} has {_calc(rate * hours, '-', spent)} dollars left."],
             rate * hours - spent)
 
 
-def _share(rng: random.Random, name: str, item: str) -> tuple[str, list[str], int]:
+def _share(rng: random.Random, name: str, item: str) -> tuple[dict, list[str], int]:
     friends, each = rng.randint(2, 9), rng.randint(2, 12)
-    return (f"{name} shares {friends * each} {item} equally among {friends} friends. "
-            f"How many {item} does each friend get?",
+    return (dict(friends=friends, total=friends * each),
             [f"Each friend gets {_calc(friends * each, '/', friends)} {item}."], each)
 
 
-# Each kind: (rng, name, item) -> (question, worked steps in GSM8K's style, answer).
+# Each kind: (rng, name, item) -> (the numbers of a question, worked steps in GSM8K's style, answer).
 ARITHMETIC_KINDS = {"add_sub": _add_sub, "multiply": _multiply, "wage": _wage, "share": _share}
+# How each kind's question is worded: one template per problem, drawn from the wording's list.
+# `generator`: one wording per kind; `varied`: that one and two more; `reworded`: other words
+# again, kept out of both, to evaluate whether a model learned the arithmetic or the phrasing.
+# For a given seed every wording asks the same questions (same numbers, steps and answers).
+_GENERATOR_WORDING = {
+    "add_sub": "{name} has {a} {item}. {name} gets {b} more and then gives away {c}. "
+               "How many {item} does {name} have now?",
+    "multiply": "A box holds {a} {item}. {name} fills {b} boxes. How many {item} is that?",
+    "wage": "{name} earns ${rate} an hour and works {hours} hours. {name} then spends ${spent}. "
+            "How many dollars does {name} have left?",
+    "share": "{name} shares {total} {item} equally among {friends} friends. How many {item} does each friend get?",
+}
+ARITHMETIC_WORDINGS = {
+    "generator": {kind: [template] for kind, template in _GENERATOR_WORDING.items()},
+    "varied": {
+        "add_sub": [_GENERATOR_WORDING["add_sub"],
+                    "{name} starts the day with {a} {item}, is given {b} {item} at lunch and loses {c} on the way "
+                    "home. How many {item} does {name} end the day with?",
+                    "A jar holds {a} {item}. {name} puts in {b} more, then takes out {c}. How many {item} are in "
+                    "the jar?"],
+        "multiply": [_GENERATOR_WORDING["multiply"],
+                     "{name} buys {b} packs of {item}. Each pack has {a} {item}. How many {item} does {name} buy?",
+                     "There are {b} rows with {a} {item} in each row. How many {item} are there altogether?"],
+        "wage": [_GENERATOR_WORDING["wage"],
+                 "{name} works {hours} hours at ${rate} per hour, then pays ${spent} for lunch. How much money "
+                 "does {name} keep?",
+                 "A job pays ${rate} for every hour. {name} does it for {hours} hours and then spends ${spent}. "
+                 "How many dollars remain?"],
+        "share": [_GENERATOR_WORDING["share"],
+                  "{total} {item} are put into {friends} equal piles by {name}. How many {item} are in each pile?",
+                  "{name} has {total} {item} and gives the same number to each of {friends} friends, keeping none. "
+                  "How many {item} does each friend receive?"],
+    },
+    "reworded": {
+        "add_sub": ["There were {a} {item} in {name}'s collection. A neighbour added another {b}, and later "
+                    "{c} were handed out. What number of {item} remain in the collection?"],
+        "multiply": ["{name} packs {b} bags, putting {a} {item} in every bag. Find the total number of {item}."],
+        "wage": ["For each hour of work, {name} is paid {rate} dollars. After working for {hours} hours, "
+                 "{name} buys a gift costing {spent} dollars. What amount of money, in dollars, is left?"],
+        "share": ["{total} {item} are split evenly between {friends} friends of {name}. What is each friend's share?"],
+    },
+}
 
 
-def arithmetic_problems(n: int, seed: int = 0, kinds: list[str] | None = None) -> Dataset:
+def arithmetic_problems(n: int, seed: int = 0, kinds: list[str] | None = None, wording: str = "generator") -> Dataset:
     """`n` arithmetic word problems in GSM8K's schema (question, answer ending in `#### N`),
-    drawn evenly from `kinds` (all of ARITHMETIC_KINDS by default)."""
+    drawn evenly from `kinds` (all of ARITHMETIC_KINDS by default), worded as in ARITHMETIC_WORDINGS[wording]."""
     unknown = sorted(set(kinds or []) - set(ARITHMETIC_KINDS))
     if unknown or kinds == []:
         raise ConfigError(f"arithmetic_kinds: unknown {unknown or kinds}; allowed: {sorted(ARITHMETIC_KINDS)}")
-    makers = [ARITHMETIC_KINDS[k] for k in (kinds or ARITHMETIC_KINDS)]
+    if wording not in ARITHMETIC_WORDINGS:
+        raise ConfigError(f"arithmetic_wording: unknown '{wording}'; allowed: {sorted(ARITHMETIC_WORDINGS)}")
+    names = list(kinds or ARITHMETIC_KINDS)
     rng = random.Random(seed)
+    wording_rng = random.Random(seed)  # a stream of its own: the wording never changes the numbers
     rows = []
     for _ in range(n):
         name, item = rng.choice(_NAMES), rng.choice(_ITEMS)
-        question, steps, answer = rng.choice(makers)(rng, name, item)
+        kind = rng.choice(names)
+        numbers, steps, answer = ARITHMETIC_KINDS[kind](rng, name, item)
+        template = wording_rng.choice(ARITHMETIC_WORDINGS[wording][kind])
+        question = template.format(name=name, item=item, **numbers)
         rows.append({"question": question, "answer": "\n".join(steps) + f"\n#### {answer}"})
     return Dataset.from_list(rows)

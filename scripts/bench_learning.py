@@ -1,16 +1,25 @@
-"""Does the demo recipe learn? SFT once, then GRPO from the SFT model with several seeds; every
-model is evaluated greedily on held-out generated problems (a seed the training never saw).
+"""Does the demo's GRPO stage make the model better? A learning curve over seeds, with baselines.
 
-    python scripts/bench_learning.py                       # 3 GRPO seeds, 200 held-out problems (~40 min, 2 cores)
-    python scripts/bench_learning.py --seeds 1 --eval_problems 50 --grpo_args "--max_steps 2"   # smoke run
+    python scripts/bench_learning.py                           # 3 seeds x the demo's GRPO stage (~45 min, 2 cores)
+    python scripts/bench_learning.py --grpo_args "--max_steps 40" --eval_every 10   # a longer budget
+    python scripts/bench_learning.py --seeds 1 --eval_problems 20 --grpo_args "--max_steps 2" --eval_every 1  # smoke
 
-Prints base -> SFT -> GRPO (format rate, accuracy, mean length) and the GRPO gain over SFT as
-mean and spread over the seeds, and writes outputs/bench/learning.json. The commands are the
-demo's own (scripts/demo.sh): train_sft.py, train_grpo.py and scripts/evaluate.py.
+The demo's own commands and configs (scripts/demo.sh): cold-start SFT once (configs/demo_sft.yaml),
+then GRPO from the SFT model (configs/demo_r1.yaml) once per seed, a checkpoint every `eval_every`
+steps. Every model is evaluated greedily on held-out problems (seed 1000, never trained on) in two
+wordings: the generator's (`arithmetic`) and other words for the same problems
+(`arithmetic_reworded`), so a gain that is only the training phrasing shows. The baseline is an
+SFT-only model trained for the same wall time as SFT + GRPO (on fresh problems): does RL add what
+more SFT would not?
+
+Prints the table (accuracy per wording, problems fixed / broken vs SFT) and the GRPO gain over SFT
+as mean and range over the seeds; writes outputs/bench/learning.json and the curve
+outputs/bench/learning.png (accuracy vs GRPO step and vs wall time).
 """
 
 import argparse
 import json
+import os
 import shlex
 import statistics
 import subprocess
@@ -18,80 +27,180 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from helpers.generation import vllm_is_faster_here
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
 BASE_MODEL = "checkpoints/SmolLM2-135M-Instruct"
+BENCHMARKS = ("arithmetic", "arithmetic_reworded")
 
 
-def run(command: list[str]) -> float:
+def run(command: list[str]) -> None:
     print("$ " + shlex.join(command), flush=True)
-    start = time.monotonic()
     subprocess.run(command, cwd=REPO_ROOT, check=True)
-    return time.monotonic() - start
 
 
-def evaluate(model: str, output: Path, problems: int) -> dict:
-    run([sys.executable, "scripts/evaluate.py", "--model", model, "--benchmarks", "arithmetic", "--limit",
-         str(problems), "--k", "1", "--max_new_tokens", "96", "--lenient", "false", "--output", str(output)])
-    return json.loads(output.read_text())["benchmarks"]["arithmetic"]
+def train(command: list[str], output_dir: Path) -> float:
+    """Run a training command and return its wall time; a rerun with the same --out reuses a finished run."""
+    seconds_file = output_dir / "bench_seconds.txt"
+    if not seconds_file.exists():
+        start = time.monotonic()
+        run(command + ["--output_dir", str(output_dir)])
+        seconds_file.write_text(f"{time.monotonic() - start:.1f}")
+    return float(seconds_file.read_text())
 
 
-def paired_changes(before: Path, after: Path) -> dict:
-    """Held-out problems the later model gets right that the earlier one got wrong, and the reverse."""
-    def verdicts(path):
-        return [e["correct"] for e in json.loads(path.read_text())["greedy_completions"]["arithmetic"]]
+def evaluate(model: Path | str, output: Path, problems: int, backend: str) -> dict:
+    """Greedy scores per benchmark, with the per-problem verdicts for paired comparisons."""
+    if not output.exists():
+        run([sys.executable, "scripts/evaluate.py", "--model", str(model), "--benchmarks", *BENCHMARKS, "--limit",
+             str(problems), "--k", "1", "--max_new_tokens", "96", "--lenient", "false", "--backend", backend,
+             "--output", str(output)])
+    result = json.loads(output.read_text())
+    return {name: result["benchmarks"][name] | {"correct": [e["correct"] for e in result["greedy_completions"][name]]}
+            for name in BENCHMARKS}
 
-    pairs = list(zip(verdicts(before), verdicts(after)))
-    return {"fixed": sum(b and not a for a, b in pairs), "broken": sum(a and not b for a, b in pairs)}
+
+def paired(before: dict, after: dict) -> dict:
+    """Per benchmark: problems the later model gets right that the earlier one got wrong, and the reverse."""
+    out = {}
+    for name in BENCHMARKS:
+        pairs = list(zip(before[name]["correct"], after[name]["correct"]))
+        out[name] = {"fixed": sum(b and not a for a, b in pairs), "broken": sum(a and not b for a, b in pairs)}
+    return out
+
+
+def grpo_seconds_per_step(run_dir: Path) -> list[float]:
+    """Wall time of each optimizer step, as TRL logged it (`step_time`), from the run's log history."""
+    history = json.loads((run_dir / "trainer_state.json").read_text())["log_history"]
+    return [e["step_time"] for e in history if "step_time" in e]
 
 
 def main(args) -> dict:
     out = args.out
     (out / "eval").mkdir(parents=True, exist_ok=True)
-    results = {"settings": {k: str(v) for k, v in vars(args).items()}, "seconds": {}}
-    results["base"] = evaluate(BASE_MODEL, out / "eval" / "base.json", args.eval_problems)
-    results["seconds"]["sft"] = run([sys.executable, "train_sft.py", "--config", "configs/demo_sft.yaml",
-                                     "--output_dir", str(out / "sft"), *shlex.split(args.sft_args)])
-    results["sft"] = evaluate(str(out / "sft"), out / "eval" / "sft.json", args.eval_problems)
-    results["grpo"] = {}
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB, as scripts/demo.sh sets it
+    engine = args.engine if args.engine != "auto" else "vllm" if vllm_is_faster_here() else "hf"  # as the demo
+    results = {"settings": {k: str(v) for k, v in vars(args).items()} | {"engine": engine}, "seconds": {}, "grpo": {}}
+
+    def scores(model, name):
+        return evaluate(model, out / "eval" / f"{name}.json", args.eval_problems, engine)
+
+    results["base"] = scores(BASE_MODEL, "base")
+    sft_dir = out / "sft"
+    results["seconds"]["sft"] = train([sys.executable, "train_sft.py", "--config", "configs/demo_sft.yaml",
+                                       *shlex.split(args.sft_args)], sft_dir)
+    sft_steps = json.loads((sft_dir / "trainer_state.json").read_text())["global_step"]
+    results["sft"] = scores(sft_dir, "sft")
+
     for seed in args.seeds:
         run_dir = out / f"grpo-seed{seed}"
-        results["seconds"][f"grpo-seed{seed}"] = run(
-            [sys.executable, "train_grpo.py", "--config", "configs/demo_r1.yaml", "--model_name_or_path",
-             str(out / "sft"), "--output_dir", str(run_dir), "--seed", str(seed), "--save_strategy", "no",
-             *shlex.split(args.grpo_args)])
-        results["grpo"][seed] = evaluate(str(run_dir), out / "eval" / f"grpo-seed{seed}.json", args.eval_problems)
-        results["grpo"][seed] |= paired_changes(out / "eval" / "sft.json", out / "eval" / f"grpo-seed{seed}.json")
-    gains = [r["pass@1"] - results["sft"]["pass@1"] for r in results["grpo"].values()]
-    results["grpo_gain"] = {"mean": statistics.mean(gains), "min": min(gains), "max": max(gains),
-                            "stdev": statistics.stdev(gains) if len(gains) > 1 else 0.0, "per_seed": gains}
+        seconds = train([sys.executable, "train_grpo.py", "--config", "configs/demo_r1.yaml", "--model_name_or_path",
+                         str(sft_dir), "--seed", str(seed), *(["--use_vllm", "true"] if engine == "vllm" else []),
+                         *shlex.split(args.grpo_args), "--save_strategy", "steps", "--save_steps", str(args.eval_every),
+                         "--save_only_model", "true"], run_dir)
+        results["seconds"][f"grpo-seed{seed}"] = seconds
+        step_times = grpo_seconds_per_step(run_dir)
+        curve = [{"step": 0, "wall_s": results["seconds"]["sft"], **results["sft"]}]
+        checkpoints = sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        for checkpoint in checkpoints:
+            step = int(checkpoint.name.split("-")[1])
+            # GRPO's wall time: engine and model start-up spread evenly over its steps, so that the
+            # last point's time is what the whole run took.
+            wall = results["seconds"]["sft"] + seconds * sum(step_times[:step]) / sum(step_times)
+            curve.append({"step": step, "wall_s": wall, **scores(checkpoint, f"grpo-seed{seed}-step{step}")})
+        results["grpo"][seed] = {"curve": curve, "final": curve[-1] | {"paired": paired(results["sft"], curve[-1])}}
+
+    # Baseline: SFT alone for as long as SFT + GRPO took (mean over the seeds), on fresh problems.
+    grpo_seconds = statistics.mean(results["seconds"][f"grpo-seed{s}"] for s in args.seeds)
+    per_step = results["seconds"]["sft"] / sft_steps  # start-up included, as it is in the GRPO time
+    longer_steps = round((results["seconds"]["sft"] + grpo_seconds) / per_step)
+    longer_dir = out / f"sft-{longer_steps}steps"
+    results["seconds"]["sft_same_time"] = train(
+        [sys.executable, "train_sft.py", "--config", "configs/demo_sft.yaml", *shlex.split(args.sft_args),
+         "--max_steps", str(longer_steps), "--arithmetic_size", str(longer_steps * 8)], longer_dir)
+    results["sft_same_time"] = scores(longer_dir, f"sft-{longer_steps}steps")
+    results["sft_same_time"] |= {"steps": longer_steps, "paired": paired(results["sft"], results["sft_same_time"])}
+
+    results["grpo_gain"] = {}
+    for name in BENCHMARKS:
+        gains = [r["final"][name]["pass@1"] - results["sft"][name]["pass@1"] for r in results["grpo"].values()]
+        results["grpo_gain"][name] = {"mean": statistics.mean(gains), "min": min(gains), "max": max(gains),
+                                      "stdev": statistics.stdev(gains) if len(gains) > 1 else 0.0, "per_seed": gains}
     return results
 
 
 def summary(results: dict) -> str:
-    named = [("base", results["base"]), ("SFT", results["sft"])]
-    named += [(f"GRPO seed {seed}", r) for seed, r in results["grpo"].items()]
-    rows = ["| model | format rate | accuracy | mean length | vs SFT: fixed / broken |",
+    sft_steps = results["sft_same_time"]["steps"]
+    named = [("base SmolLM2-135M-Instruct", results["base"], None), ("after cold-start SFT", results["sft"], None)]
+    named += [(f"SFT + GRPO, seed {seed} ({r['final']['step']} steps)", r["final"], r["final"]["paired"])
+              for seed, r in results["grpo"].items()]
+    named.append((f"SFT only, same wall time ({sft_steps} steps)", results["sft_same_time"],
+                  results["sft_same_time"]["paired"]))
+    rows = ["| model | format rate | accuracy | accuracy, reworded | vs SFT: fixed / broken (reworded) |",
             "| --- | --- | --- | --- | --- |"]
-    for name, r in named:
-        paired = f"{r['fixed']} / {r['broken']}" if "fixed" in r else ""
-        rows.append(f"| {name} | {r['format_rate']:.3f} | {r['pass@1']:.3f} | {r['mean_length']:.1f} | {paired} |")
-    gain = results["grpo_gain"]
-    rows.append(f"\nGRPO gain over SFT (accuracy): mean {gain['mean']:+.3f}, stdev {gain['stdev']:.3f}, "
-                f"range [{gain['min']:+.3f}, {gain['max']:+.3f}] over {len(gain['per_seed'])} seed(s)")
+    for name, r, change in named:
+        a, b = r["arithmetic"], r["arithmetic_reworded"]
+        same, other = (change or {}).get("arithmetic"), (change or {}).get("arithmetic_reworded")
+        vs = f"{same['fixed']} / {same['broken']} ({other['fixed']} / {other['broken']})" if change else ""
+        rows.append(f"| {name} | {a['format_rate']:.2f} | {a['pass@1']:.3f} | {b['pass@1']:.3f} | {vs} |")
+    for name, gain in results["grpo_gain"].items():
+        rows.append(f"GRPO gain over SFT on {name}: mean {gain['mean']:+.3f}, stdev {gain['stdev']:.3f}, range "
+                    f"[{gain['min']:+.3f}, {gain['max']:+.3f}] over {len(gain['per_seed'])} seed(s)")
+    rows.insert(len(named) + 2, "")
     rows.append("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in results["seconds"].items()))
     return "\n".join(rows)
+
+
+def plot(results: dict, output: Path) -> Path:
+    """Accuracy vs GRPO step and vs wall time (SFT included), per seed and wording, with the baselines."""
+    fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(11, 4))
+    styles = {"arithmetic": ("-", "generator wording"), "arithmetic_reworded": (":", "reworded")}
+    for color, (seed, r) in enumerate(results["grpo"].items()):
+        for name, (line, label) in styles.items():
+            steps = [p["step"] for p in r["curve"]]
+            minutes = [p["wall_s"] / 60 for p in r["curve"]]
+            accuracy = [p[name]["pass@1"] for p in r["curve"]]
+            by_step.plot(steps, accuracy, line, marker="o", color=f"C{color}", label=f"GRPO seed {seed}, {label}")
+            by_time.plot(minutes, accuracy, line, marker="o", color=f"C{color}")
+    same_time = results["sft_same_time"]
+    minutes = results["seconds"]["sft_same_time"] / 60
+    for name, marker in (("arithmetic", "*"), ("arithmetic_reworded", "x")):
+        by_time.plot([minutes], [same_time[name]["pass@1"]], marker=marker, markersize=10, color="k", linestyle="none",
+                     label=f"SFT only, {same_time['steps']} steps, {styles[name][1]}")
+    for ax, xlabel in ((by_step, "GRPO step (0 = the SFT model)"), (by_time, "wall time, SFT + GRPO (min)")):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("held-out accuracy (greedy)")
+        ax.grid(alpha=0.3)
+    by_step.legend(fontsize=7)
+    by_time.legend(fontsize=7)
+    fig.suptitle("GRPO after the demo's cold start: solid = generator wording, dotted = reworded")
+    fig.tight_layout()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(output, dpi=100)
+    plt.close(fig)
+    return output
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--eval_problems", type=int, default=200)
+    parser.add_argument("--eval_problems", type=int, default=100)
+    parser.add_argument("--eval_every", type=int, default=5, help="GRPO steps between evaluated checkpoints")
+    parser.add_argument("--engine", choices=["auto", "hf", "vllm"], default="auto",
+                        help="generation engine for GRPO and evaluation; auto: the demo's choice")
     parser.add_argument("--sft_args", default="", help="extra train_sft.py arguments")
     parser.add_argument("--grpo_args", default="", help="extra train_grpo.py arguments")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "outputs" / "bench" / "learning")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "outputs" / "bench" / "learning.json")
+    parser.add_argument("--png", type=Path, default=REPO_ROOT / "outputs" / "bench" / "learning.png")
     args = parser.parse_args()
     results = main(args)
     args.json.write_text(json.dumps(results, indent=2))
     print(summary(results))
-    print(f"wrote {args.json}")
+    print(f"wrote {args.json} and {plot(results, args.png)}")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up (once) and run the CPU demo: the R1 recipe in miniature on SmolLM2-135M-Instruct.
-#   1. evaluate the base model on held-out generated problems (greedy)
-#   2. cold-start SFT on think/answer traces from the arithmetic generator (configs/demo_sft.yaml)
+#   1. evaluate the base model on held-out generated problems (greedy), worded as in training and
+#      in other words
+#   2. a short cold-start SFT on think/answer traces from the arithmetic generator (configs/demo_sft.yaml)
 #   3. GRPO with the R1 rewards on the SFT model (configs/demo_r1.yaml)
 #   4. evaluate after each stage; print the table and one problem answered before and after,
 #      plot the reward curves. The final model is outputs/demo/.
@@ -16,15 +17,17 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 export OUT=${OUT:-outputs/demo}
-EVAL=(--benchmarks arithmetic --limit "${EVAL_PROBLEMS:-100}" --k 1 --max_new_tokens 96 --lenient false --backend hf)
 read -r -a SFT_EXTRA <<< "${SFT_ARGS:-}"
 BASE=checkpoints/SmolLM2-135M-Instruct
 # Generation engine: vLLM's CPU build where it is installed and measured faster (AVX-512), else transformers.
 if python -c "import sys; from helpers.generation import vllm_is_faster_here as fast; sys.exit(not fast())"; then
-  GRPO_ENGINE=(--use_vllm true); ENGINE="vllm (vLLM's CPU build, colocated)"
+  GRPO_ENGINE=(--use_vllm true); EVAL_ENGINE=vllm; ENGINE="vllm (vLLM's CPU build, colocated)"
 else
-  GRPO_ENGINE=(); ENGINE="hf (transformers; vLLM is not installed or not faster on this CPU)"
+  GRPO_ENGINE=(); EVAL_ENGINE=hf; ENGINE="hf (transformers; vLLM is not installed or not faster on this CPU)"
 fi
+# Held-out problems in the training wording and in other words (data.ARITHMETIC_WORDINGS).
+EVAL=(--benchmarks arithmetic arithmetic_reworded --limit "${EVAL_PROBLEMS:-100}" --k 1 --max_new_tokens 96
+      --lenient false --backend "$EVAL_ENGINE")
 export VLLM_CPU_KVCACHE_SPACE=${VLLM_CPU_KVCACHE_SPACE:-1}  # GiB of KV cache for vLLM on CPU, instead of a share of RAM
 
 echo "=== checking both stages' configs"
@@ -32,13 +35,13 @@ echo "=== checking both stages' configs"
 python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SFT_EXTRA[@]}" --check_only true
 # The GRPO stage starts from the SFT model, which does not exist yet: check it with the base model.
 python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$BASE" --output_dir "$OUT" "${GRPO_ENGINE[@]}" "$@" --check_only true
-echo "generation engine for GRPO: $ENGINE"
+echo "generation engine for GRPO and evaluation: $ENGINE"
 python scripts/demo_estimate.py "${GRPO_ENGINE[@]}" "$@"
 mkdir -p "$OUT/eval"
 
 evaluate() {  # evaluate <stage> <model>
-  echo "=== evaluate $1 ($2) on ${EVAL_PROBLEMS:-100} held-out problems"
-  python scripts/evaluate.py --model "$2" --output "$OUT/eval/$1.json" "${EVAL[@]}" | tail -n 3
+  echo "=== evaluate $1 ($2) on ${EVAL_PROBLEMS:-100} held-out problems, in two wordings"
+  python scripts/evaluate.py --model "$2" --output "$OUT/eval/$1.json" "${EVAL[@]}" | tail -n 4
 }
 
 [ -f "$OUT/eval/base.json" ] || evaluate base "$BASE"

@@ -72,7 +72,7 @@ def main(grpo_argv: list[str]) -> None:
     sft_batch = sft.per_device_train_batch_size * sft.gradient_accumulation_steps
     grpo_tokens = grpo.per_device_train_batch_size * grpo.gradient_accumulation_steps * grpo.max_completion_length
     seconds = {  # on the reference machine
-        f"evaluation (3 x {problems} problems)": 3 * problems * ref["eval_s_per_problem"],
+        f"evaluation (3 x {problems} problems, 2 wordings)": 3 * 2 * problems * ref["eval_s_per_problem"],
         f"SFT ({sft_steps} steps)": sft_steps * ref["sft_s_per_step"] * sft_batch / REFERENCE_SFT_BATCH,
         f"GRPO ({grpo.max_steps} steps)": grpo.max_steps * ref["grpo_s_per_step"] * grpo_tokens / REFERENCE_GRPO_TOKENS,
     }

@@ -3,7 +3,8 @@
     python scripts/evaluate.py --model outputs/demo --limit 20 --k 4 --output eval.json \\
         --gsm8k_source ../shared/data/gsm8k --math500_source ../shared/data/math500
 
-Per benchmark (GSM8K, MATH-500, or `arithmetic`: generated problems from a held-out seed):
+Per benchmark (GSM8K, MATH-500, or `arithmetic`: generated problems from a held-out seed, and
+`arithmetic_reworded`: the same problems worded differently from the training data):
 the strict score in the training format (prompt_template): pass@1 (greedy), maj@k and pass@k
 over k samples (answers equal under math-verify vote together), format-compliance rate and mean
 completion length (tokens) of the greedy answers; and the lenient score `lenient_pass@1`:
@@ -19,7 +20,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from data import ARITHMETIC, TemplateArguments, load_prompt_template, load_raw, to_rl_dataset
+from data import ARITHMETIC, REWORDED, TemplateArguments, load_prompt_template, load_raw, to_rl_dataset
 from helpers.config import ConfigError, parse_config, setup_logging
 from helpers.generation import make_generator
 from rewards import (
@@ -33,7 +34,8 @@ from rewards import (
     verification_pool,
 )
 
-BENCHMARKS = {"gsm8k": "gsm8k", "math500": "math500", ARITHMETIC: "gsm8k"}  # name -> dataset_format
+BENCHMARKS = {"gsm8k": "gsm8k", "math500": "math500", ARITHMETIC: "gsm8k", REWORDED: "gsm8k"}  # -> dataset_format
+WORDINGS = {ARITHMETIC: "generator", REWORDED: "reworded"}
 
 
 @dataclass(kw_only=True)
@@ -130,9 +132,9 @@ def evaluate(args: EvalArguments, generator=None) -> dict:
     generator = generator or make_generator(args.model, args.backend)
     results, examples = {}, {}
     for name in args.benchmarks:
-        source = ARITHMETIC if name == ARITHMETIC else getattr(args, f"{name}_source")
+        source = ARITHMETIC if name in WORDINGS else getattr(args, f"{name}_source")
         raw = load_raw(source, split=args.split, arithmetic_size=args.arithmetic_size,
-                       arithmetic_seed=args.arithmetic_seed)
+                       arithmetic_seed=args.arithmetic_seed, arithmetic_wording=WORDINGS.get(name, "generator"))
         if args.limit is not None:
             raw = raw.select(range(min(args.limit, len(raw))))
         dataset = to_rl_dataset(raw, BENCHMARKS[name], template, source=source)

@@ -36,3 +36,30 @@ def test_bench_grpo_step_tiny_on_cpu(tmp_path):
     for r in results:
         assert r["step_s"] > 0 and len(r["step_times_s"]) == 2
         assert r["completion_tokens_per_s"] == pytest.approx(4 * 16 / r["step_s"])
+
+
+@pytest.mark.slow
+def test_bench_learning_curve_and_baseline_at_small_scale(tmp_path, smollm2_checkpoint):
+    out = tmp_path / "learning.json"
+    run("scripts/bench_learning.py", "--seeds", "1", "2", "--eval_problems", "4", "--eval_every", "1", "--engine", "hf",
+        "--sft_args", "--max_steps 1", "--grpo_args",
+        "--max_steps 2 --per_device_train_batch_size 8 --num_generations 4 --max_completion_length 16",
+        "--out", str(tmp_path / "runs"), "--json", str(out), "--png", str(tmp_path / "learning.png"))
+    results = json.loads(out.read_text())
+    assert (tmp_path / "learning.png").read_bytes()[:4] == b"\x89PNG"
+    sft, seconds = results["sft"], results["seconds"]
+    for seed in ("1", "2"):
+        curve = results["grpo"][seed]["curve"]
+        assert [p["step"] for p in curve] == [0, 1, 2] and curve[0]["arithmetic"] == sft["arithmetic"]
+        walls = [p["wall_s"] for p in curve]
+        assert walls == sorted(walls) and walls[-1] == pytest.approx(seconds["sft"] + seconds[f"grpo-seed{seed}"])
+        final = results["grpo"][seed]["final"]
+        for name in ("arithmetic", "arithmetic_reworded"):
+            change, gain = final["paired"][name], final[name]["pass@1"] - sft[name]["pass@1"]
+            assert (change["fixed"] - change["broken"]) / 4 == pytest.approx(gain)
+            assert len(final[name]["correct"]) == 4
+        assert results["grpo_gain"]["arithmetic"]["per_seed"][int(seed) - 1] == pytest.approx(
+            final["arithmetic"]["pass@1"] - sft["arithmetic"]["pass@1"])
+    # The SFT-only baseline trains as long as SFT + GRPO did, at SFT's measured price per step.
+    grpo_mean = (seconds["grpo-seed1"] + seconds["grpo-seed2"]) / 2
+    assert results["sft_same_time"]["steps"] == round((seconds["sft"] + grpo_mean) / seconds["sft"]) > 1

@@ -1,5 +1,6 @@
 import json
 import logging
+import re
 
 import pytest
 from conftest import FIXTURES, SHARED_DATA
@@ -85,8 +86,6 @@ def test_the_gsm8k_xml_template():
 
 
 def test_arithmetic_problems_are_deterministic_and_their_golds_are_right():
-    import re
-
     a = data.arithmetic_problems(50, seed=1)
     assert a[:] == data.arithmetic_problems(50, seed=1)[:]
     assert a[:] != data.arithmetic_problems(50, seed=2)[:]
@@ -105,6 +104,22 @@ def test_arithmetic_kinds_can_be_chosen():
     assert {"an hour" in q for q in everything} == {True, False}
     with pytest.raises(ValueError, match=r"arithmetic_kinds: unknown \['wages'\]; allowed: \['add_sub', 'multiply'"):
         data.arithmetic_problems(5, kinds=["wages"])
+
+
+def test_every_wording_asks_the_same_questions_and_reworded_shares_no_template():
+    generator = data.arithmetic_problems(200, seed=1000)
+    for wording in ("varied", "reworded"):
+        other = data.arithmetic_problems(200, seed=1000, wording=wording)
+        assert other["answer"] == generator["answer"]  # same numbers, steps and golds
+        assert all(sorted(re.findall(r"\d+", g)) == sorted(re.findall(r"\d+", o))
+                   for g, o in zip(generator["question"], other["question"]))
+    varied = data.arithmetic_problems(200, seed=1000, wording="varied")["question"]
+    assert 0 < sum(v == g for v, g in zip(varied, generator["question"])) < 150  # the generator's wording, and others
+    templates = {w: {t for ts in kinds.values() for t in ts} for w, kinds in data.ARITHMETIC_WORDINGS.items()}
+    assert templates["generator"] < templates["varied"]
+    assert not templates["reworded"] & templates["varied"]  # held out from every training wording
+    with pytest.raises(ValueError, match=r"arithmetic_wording: unknown 'other'; allowed: \['generator', 'reworded', "):
+        load(dataset_name="arithmetic", arithmetic_size=3, arithmetic_wording="other")
 
 
 def test_gold_answers_from_real_data_are_kept_and_graded_correct_by_the_accuracy_reward():

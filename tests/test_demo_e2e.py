@@ -1,4 +1,5 @@
-"""The CPU demo (scripts/demo.sh) end to end at reduced scale, on the real SmolLM2-135M-Instruct (~5 minutes)."""
+"""The CPU demo (scripts/demo.sh) end to end as shipped (32 evaluation problems), on the real SmolLM2-135M-Instruct
+(~13 minutes on an AVX-512 CPU)."""
 
 import json
 import os
@@ -15,32 +16,42 @@ def held_out(out, stage):
     return json.loads((out / "eval" / f"{stage}.json").read_text())["benchmarks"]["arithmetic"]
 
 
-@pytest.mark.slow
-@pytest.mark.precision
-def test_sft_teaches_the_format_and_grpo_trains_on_the_sft_model(tmp_path, smollm2_checkpoint):
+def quarter_means(steps: list[dict], metric: str) -> tuple[float, float]:
+    """Mean of a logged metric over the first and the last quarter of the steps (rounded up: 4 of 15).
+    One step's accuracy reward is 4 prompts' worth, 0.00-0.34 from step to step (measured): the
+    quarter's mean is the signal."""
+    quarter = -(-len(steps) // 4)
+    values = [entry[metric] for entry in steps]
+    return sum(values[:quarter]) / quarter, sum(values[-quarter:]) / quarter
+
+
+@pytest.mark.slow  # not `precision`: run twice, it would cost CI another quarter of an hour
+def test_the_demo_as_shipped_cold_start_then_grpo_raises_the_accuracy_reward(tmp_path, smollm2_checkpoint):
     out = tmp_path / "demo"
-    env = os.environ | {"OUT": str(out), "EVAL_PROBLEMS": "32", "SFT_ARGS": "--max_steps 16"}
-    run = subprocess.run(["bash", "scripts/demo.sh", "--max_steps", "2", "--save_steps", "2"], cwd=REPO_ROOT,
-                         env=env, capture_output=True, text=True, timeout=1800)
+    env = os.environ | {"OUT": str(out), "EVAL_PROBLEMS": "32"}
+    run = subprocess.run(["bash", "scripts/demo.sh"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                         timeout=2700)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     base, sft, grpo = held_out(out, "base"), held_out(out, "sft"), held_out(out, "grpo")
     assert base["format_rate"] < 0.1  # SmolLM2 never writes the tags on its own
-    assert sft["format_rate"] >= 0.8 and sft["pass@1"] > base["pass@1"]
-    assert grpo["n"] == 32
+    assert sft["format_rate"] > base["format_rate"]  # the short cold start teaches some of the format ...
+    assert grpo["format_rate"] >= 0.8 and grpo["n"] == 32  # ... and GRPO completes it
 
     history = json.loads((out / "trainer_state.json").read_text())["log_history"]
     steps = [e for e in history if "reward" in e]
-    assert [e["step"] for e in steps] == [1, 2]
+    assert [e["step"] for e in steps] == list(range(1, 16))
     for entry in steps:
-        for name in ("accuracy", "format"):
-            assert f"rewards/{name}/mean" in entry and entry[f"rewards/{name}/errors"] == 0
-        assert entry["rewards/format/mean"] > 0.5  # GRPO starts from the SFT model, which writes the format
+        assert entry["rewards/accuracy/errors"] == 0 and entry["rewards/format/errors"] == 0
+    first, last = quarter_means(steps, "rewards/accuracy/mean")
+    assert last > first, f"the accuracy reward did not rise: {first:.3f} in the first quarter, {last:.3f} in the last"
+    first, last = quarter_means(steps, "rewards/format/mean")
+    assert last > first
     assert (out / "model.safetensors").exists() and (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
     # One compact line per step, the table and the side-by-side example; no metrics dicts.
-    assert "step    2/2 [" in run.stdout and "{'loss'" not in run.stdout
-    assert "| stage | format rate | accuracy | mean length (tokens) |" in run.stdout
+    assert "step   15/15 [" in run.stdout and "{'loss'" not in run.stdout
+    assert "| stage | format rate | accuracy | accuracy, reworded | mean length (tokens) |" in run.stdout
     assert "--- base model" in run.stdout and "--- after grpo" in run.stdout
 
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 from conftest import REPO_ROOT, SHARED_DATA, SMALL_VERIFY_POOL
 
-from data import DataArguments, load_prompt_template
+from data import DataArguments, arithmetic_problems, load_prompt_template
 from helpers.generation import Sample
 from scripts import evaluate
 from scripts.evaluate import EvalArguments, equivalences, majority_index, score
@@ -87,10 +87,28 @@ def test_evaluate_runs_both_benchmarks_from_local_files():
     assert "| gsm8k | 5 | 1.000 |" in evaluate.table(result)
 
 
+def test_the_reworded_benchmark_asks_the_same_problems_in_other_words():
+    """A model that only knows the generator's wording scores 1.0 on `arithmetic`, 0.0 on `arithmetic_reworded`."""
+    problems = arithmetic_problems(6, seed=1000)
+    golds = {row["question"]: row["answer"].rsplit("#### ", 1)[1] for row in problems}
+
+    class KnowsOneWording:
+        def generate(self, prompts, n, max_new_tokens, temperature, seed):
+            return [[answer(golds.get(p[-1]["content"], "-1"))] * n for p in prompts]
+
+    args = EvalArguments(model="scripted", benchmarks=["arithmetic", "arithmetic_reworded"], limit=6, k=1,
+                         lenient=False, **SMALL_VERIFY_POOL)
+    result = evaluate.evaluate(args, generator=KnowsOneWording())
+    same, other = result["benchmarks"]["arithmetic"], result["benchmarks"]["arithmetic_reworded"]
+    assert same["n"] == other["n"] == 6 and same["pass@1"] == 1.0 and other["pass@1"] == 0.0
+    assert [e["gold"] for e in result["greedy_completions"]["arithmetic_reworded"]] == list(golds.values())
+
+
 @pytest.mark.parametrize("args,message", [
     (["--prompt_template", "nope"], "config error: prompt_template: 'nope' unknown; allowed"),
     (["--verify_workers", "0"], "config error: verify_workers: 0 is out of range; allowed: >= 1"),
-    (["--benchmarks", "gsm9k"], "config error: benchmarks: unknown ['gsm9k']"),
+    (["--benchmarks", "gsm9k"], "config error: benchmarks: unknown ['gsm9k']; allowed: ['arithmetic', "
+                                "'arithmetic_reworded', 'gsm8k', 'math500']"),
 ])
 def test_the_command_line_reports_a_config_error_without_a_traceback(args, message):
     result = subprocess.run([sys.executable, "scripts/evaluate.py", "--model", "unused", *args], cwd=REPO_ROOT,
