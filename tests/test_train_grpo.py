@@ -87,7 +87,7 @@ def test_check_only_checks_everything_and_stops_before_the_model_loads(tmp_path,
                                                                        smollm2_checkpoint):
     model = ["--model_name_or_path", str(smollm2_checkpoint)]
     assert start(tmp_path, *model, config="demo_r1.yaml", check_only=True) is None
-    assert "check ok: train_grpo.py, 15 steps" in capsys.readouterr().out
+    assert "check ok: train_grpo.py, 10 steps" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="prompt_template: 'deepseek' unknown"):  # the data is checked too
         start(tmp_path, *model, "--prompt_template", "deepseek", config="demo_r1.yaml", check_only=True)
     with pytest.raises(ConfigError, match="model_name_or_path: cannot load"):  # the SFT model of a demo not yet run
