@@ -1,6 +1,6 @@
 """Does the demo's GRPO stage make the model better? A learning curve over seeds, with baselines.
 
-    python scripts/bench_learning.py                           # 3 seeds x the demo's GRPO stage (~45 min, 2 cores)
+    python scripts/bench_learning.py                           # 3 seeds x the demo's GRPO stage (~40 min, 2 cores)
     python scripts/bench_learning.py --grpo_args "--max_steps 40" --eval_every 10   # a longer budget
     python scripts/bench_learning.py --seeds 1 --eval_problems 20 --grpo_args "--max_steps 2" --eval_every 1  # smoke
 

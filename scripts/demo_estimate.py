@@ -23,17 +23,18 @@ from data import DataArguments
 from helpers.config import ConfigError, RunArguments, parse_config, precision_summary
 from rewards import RewardArguments
 
-# The demo as shipped, measured with `bash scripts/demo.sh` on a fresh clone (2026-12-01): transformers
-# generation on a 2-core AMD EPYC with AVX512-BF16 (fp32: the same CPU limited to AVX2, README "bf16 on
-# CPU"); vLLM on a 2-core AMD EPYC with AVX512-BF16 and AMX. Seconds, model loading included;
-# `matmul_gflops` is matmul_gflops() on that machine at that precision.
+# The demo, measured with `bash scripts/demo.sh` on a fresh clone (2026-12-01): transformers generation
+# on a 2-core AMD EPYC with AVX512-BF16 (fp32: the same CPU limited to AVX2, README "bf16 on CPU"), as
+# shipped before the short cold start; vLLM (generation and evaluation) on a 2-core AMD EPYC with
+# AVX512-BF16 and AMX, as shipped now. Seconds, model loading included; `matmul_gflops` is
+# matmul_gflops() on that machine at that precision.
 REFERENCE = {
     ("bf16", "hf"): {"matmul_gflops": 955.0, "eval_s_per_problem": 0.38, "sft_s_per_step": 7.5,
                      "grpo_s_per_step": 46.1},
     ("fp32", "hf"): {"matmul_gflops": 218.0, "eval_s_per_problem": 0.65, "sft_s_per_step": 11.8,
                      "grpo_s_per_step": 69.4},
-    ("bf16", "vllm"): {"matmul_gflops": 2120.0, "eval_s_per_problem": 0.39, "sft_s_per_step": 8.5,
-                       "grpo_s_per_step": 37.8},
+    ("bf16", "vllm"): {"matmul_gflops": 1611.0, "eval_s_per_problem": 0.39, "sft_s_per_step": 8.75,
+                       "grpo_s_per_step": 46.5},
 }
 REFERENCE_SFT_BATCH = 8  # configs/demo_sft.yaml
 REFERENCE_GRPO_TOKENS = 32 * 96  # configs/demo_r1.yaml: completions per step x max_completion_length
