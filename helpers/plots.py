@@ -51,6 +51,11 @@ def plot(runs: list[Path], output: Path) -> Path:
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
+    return save(fig, output)
+
+
+def save(fig, output: Path) -> Path:
+    """Lay out, write (creating the folder) and close a figure; returns its path."""
     fig.tight_layout()
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output, dpi=100)

@@ -33,6 +33,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from helpers.generation import vllm_is_faster_here
+from helpers.plots import save
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -180,11 +181,7 @@ def plot(results: dict, output: Path) -> Path:
     by_step.legend(fontsize=7)
     by_time.legend(fontsize=7)
     fig.suptitle("GRPO after the demo's cold start: solid = generator wording, dotted = reworded")
-    fig.tight_layout()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(output, dpi=100)
-    plt.close(fig)
-    return output
+    return save(fig, output)
 
 
 if __name__ == "__main__":
