@@ -10,12 +10,14 @@ Sources, chosen by `dataset_name` in the config:
   * a local jsonl/json/parquet file, or a folder of `<split>.jsonl` files, in the same schema
     (set `dataset_format`, since a path does not say which schema it holds);
   * `arithmetic`: verifiable arithmetic word problems generated here in GSM8K's schema,
-    seeded and deterministic, so the demo needs no download.
+    seeded and deterministic, so the demo needs no download; every possible problem belongs to
+    `train` or `test` by a hash of its numbers (problem_split), so evaluation is held out by construction.
 
 Rows whose gold answer cannot be extracted are dropped, counted and logged; a source, schema
 or template that cannot work is a ConfigError naming the key.
 """
 
+import hashlib
 import logging
 import random
 import re
@@ -172,7 +174,7 @@ def load_raw(dataset_name: str, dataset_config: str | None = None, split: str = 
              arithmetic_wording: str = "generator") -> Dataset:
     """Rows in the source's own schema, from the generator, a local file/folder or the Hub."""
     if dataset_name == ARITHMETIC:
-        return arithmetic_problems(arithmetic_size, arithmetic_seed, arithmetic_kinds, arithmetic_wording)
+        return arithmetic_problems(arithmetic_size, arithmetic_seed, arithmetic_kinds, arithmetic_wording, split)
     path = Path(dataset_name)
     if path.is_file():
         builder = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}.get(path.suffix)
@@ -332,7 +334,7 @@ def _add_sub(rng: random.Random, name: str, item: str) -> tuple[dict, list[str],
 
 
 def _multiply(rng: random.Random, name: str, item: str) -> tuple[dict, list[str], int]:
-    a, b = rng.randint(2, 12), rng.randint(2, 15)
+    a, b = rng.randint(2, 12), rng.randint(2, 60)
     return dict(a=a, b=b), [f"{b} boxes of {a} {item} hold {_calc(b, '*', a)} {item}."], a * b
 
 
@@ -346,7 +348,7 @@ def _wage(rng: random.Random, name: str, item: str) -> tuple[dict, list[str], in
 
 
 def _share(rng: random.Random, name: str, item: str) -> tuple[dict, list[str], int]:
-    friends, each = rng.randint(2, 9), rng.randint(2, 12)
+    friends, each = rng.randint(2, 12), rng.randint(2, 60)
     return (dict(friends=friends, total=friends * each),
             [f"Each friend gets {_calc(friends * each, '/', friends)} {item}."], each)
 
@@ -397,23 +399,51 @@ ARITHMETIC_WORDINGS = {
 }
 
 
-def arithmetic_problems(n: int, seed: int = 0, kinds: list[str] | None = None, wording: str = "generator") -> Dataset:
-    """`n` arithmetic word problems in GSM8K's schema (question, answer ending in `#### N`),
-    drawn evenly from `kinds` (all of ARITHMETIC_KINDS by default), worded as in ARITHMETIC_WORDINGS[wording]."""
+# Numbers a problem's answer does not depend on the order of (3 boxes of 7 is 7 boxes of 3).
+_COMMUTING = {"add_sub": ("a", "b"), "multiply": ("a", "b"), "wage": ("rate", "hours")}
+ARITHMETIC_SPLITS = ("train", "test")
+TEST_SHARE = 0.5  # of all possible problems of a kind; multiply and share have ~600 each (~300 test)
+
+
+def problem_key(kind: str, numbers: dict) -> str:
+    """What makes two problems the same problem: the kind and its numbers, commuting ones in either order."""
+    commuting = _COMMUTING.get(kind, ())
+    canonical = sorted(numbers[k] for k in commuting) + [numbers[k] for k in sorted(numbers) if k not in commuting]
+    return f"{kind}:{','.join(map(str, canonical))}"
+
+
+def problem_split(key: str) -> str:
+    """`train` or `test` for a problem, fixed by a hash of its key: no seed of either split can ever
+    produce a problem of the other, in any wording (the wording is not part of the key)."""
+    return "test" if hashlib.sha256(key.encode()).digest()[0] < 256 * TEST_SHARE else "train"
+
+
+def arithmetic_problems(n: int, seed: int = 0, kinds: list[str] | None = None, wording: str = "generator",
+                        split: str = "train") -> Dataset:
+    """`n` arithmetic word problems of `split` in GSM8K's schema (question, answer ending in `#### N`;
+    plus `key`, see problem_key), drawn evenly from `kinds` (all of ARITHMETIC_KINDS by default),
+    worded as in ARITHMETIC_WORDINGS[wording]."""
     unknown = sorted(set(kinds or []) - set(ARITHMETIC_KINDS))
     if unknown or kinds == []:
         raise ConfigError(f"arithmetic_kinds: unknown {unknown or kinds}; allowed: {sorted(ARITHMETIC_KINDS)}")
     if wording not in ARITHMETIC_WORDINGS:
         raise ConfigError(f"arithmetic_wording: unknown '{wording}'; allowed: {sorted(ARITHMETIC_WORDINGS)}")
+    if split not in ARITHMETIC_SPLITS:
+        raise ConfigError(f"split of `arithmetic` (dataset_train_split; --split in scripts/evaluate.py): unknown "
+                          f"'{split}'; allowed: {list(ARITHMETIC_SPLITS)}")
     names = list(kinds or ARITHMETIC_KINDS)
     rng = random.Random(seed)
-    wording_rng = random.Random(seed)  # a stream of its own: the wording never changes the numbers
+    wording_rng = random.Random(f"wording {seed}")  # a stream of its own: the wording never changes the numbers
     rows = []
     for _ in range(n):
         name, item = rng.choice(_NAMES), rng.choice(_ITEMS)
         kind = rng.choice(names)
-        numbers, steps, answer = ARITHMETIC_KINDS[kind](rng, name, item)
+        while True:  # redraw the numbers until the problem belongs to the split (half the draws)
+            numbers, steps, answer = ARITHMETIC_KINDS[kind](rng, name, item)
+            key = problem_key(kind, numbers)
+            if problem_split(key) == split:
+                break
         template = wording_rng.choice(ARITHMETIC_WORDINGS[wording][kind])
         question = template.format(name=name, item=item, **numbers)
-        rows.append({"question": question, "answer": "\n".join(steps) + f"\n#### {answer}"})
+        rows.append({"question": question, "answer": "\n".join(steps) + f"\n#### {answer}", "key": key})
     return Dataset.from_list(rows)

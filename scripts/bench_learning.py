@@ -6,7 +6,7 @@
 
 The demo's own commands and configs (scripts/demo.sh): cold-start SFT once (configs/demo_sft.yaml),
 then GRPO from the SFT model (configs/demo_r1.yaml) once per seed, a checkpoint every `eval_every`
-steps. Every model is evaluated greedily on held-out problems (seed 1000, never trained on) in two
+steps. Every model is evaluated greedily on held-out problems (the test split, never trained on) in two
 wordings: the generator's (`arithmetic`) and other words for the same problems
 (`arithmetic_reworded`), so a gain that is only the training phrasing shows. The baseline is an
 SFT-only model trained for the same wall time as SFT + GRPO (on fresh problems): does RL add what

@@ -3,7 +3,8 @@
     python scripts/evaluate.py --model outputs/demo --limit 20 --k 4 --output eval.json \\
         --gsm8k_source ../shared/data/gsm8k --math500_source ../shared/data/math500
 
-Per benchmark (GSM8K, MATH-500, or `arithmetic`: generated problems from a held-out seed, and
+Per benchmark (GSM8K, MATH-500, or `arithmetic`: generated problems of the test split, which no
+training seed can produce (data.problem_split), and
 `arithmetic_reworded`: the same problems worded differently from the training data):
 the strict score in the training format (prompt_template): pass@1 (greedy), maj@k and pass@k
 over k samples (answers equal under math-verify vote together), format-compliance rate and mean
@@ -48,10 +49,9 @@ class EvalArguments(TemplateArguments, VerifyArguments):
     gsm8k_source: str = field(default="openai/gsm8k", metadata={"help": "Hub id, or a local folder/file."})
     math500_source: str = field(default="HuggingFaceH4/MATH-500", metadata={"help": "Hub id, or a local folder/file."})
     arithmetic_size: int = field(default=200, metadata={"help": "Generated problems for the `arithmetic` benchmark."})
-    arithmetic_seed: int = field(default=1000, metadata={"help": "Its seed: keep it away from the training "
-                                                                 "seeds (arithmetic_seed in the configs) to hold "
-                                                                 "the problems out."})
-    split: str = "test"
+    arithmetic_seed: int = field(default=1000, metadata={"help": "Its seed (any seed: held-out problems come "
+                                                                 "from the `test` split, never from training's)."})
+    split: str = field(default="test", metadata={"help": "The split evaluated (GSM8K, MATH-500, arithmetic)."})
     limit: int | None = field(default=None, metadata={"help": "Evaluate the first N problems only."})
     k: int = field(default=4, metadata={"help": "Samples per problem for maj@k and pass@k (1 = greedy only)."})
     temperature: float = 0.6
@@ -122,6 +122,14 @@ def score(greedy, sampled, solutions, template) -> tuple[dict, list[dict]]:
     return result, examples
 
 
+def benchmark_rows(args: EvalArguments, name: str):
+    """The problems of one benchmark, in their source's schema (the first `limit` of them)."""
+    source = ARITHMETIC if name in WORDINGS else getattr(args, f"{name}_source")
+    raw = load_raw(source, split=args.split, arithmetic_size=args.arithmetic_size,
+                   arithmetic_seed=args.arithmetic_seed, arithmetic_wording=WORDINGS.get(name, "generator"))
+    return raw.select(range(min(args.limit, len(raw)))) if args.limit is not None else raw
+
+
 def evaluate(args: EvalArguments, generator=None) -> dict:
     unknown = [b for b in args.benchmarks if b not in BENCHMARKS]
     if unknown:
@@ -132,12 +140,7 @@ def evaluate(args: EvalArguments, generator=None) -> dict:
     generator = generator or make_generator(args.model, args.backend)
     results, examples = {}, {}
     for name in args.benchmarks:
-        source = ARITHMETIC if name in WORDINGS else getattr(args, f"{name}_source")
-        raw = load_raw(source, split=args.split, arithmetic_size=args.arithmetic_size,
-                       arithmetic_seed=args.arithmetic_seed, arithmetic_wording=WORDINGS.get(name, "generator"))
-        if args.limit is not None:
-            raw = raw.select(range(min(args.limit, len(raw))))
-        dataset = to_rl_dataset(raw, BENCHMARKS[name], template, source=source)
+        dataset = to_rl_dataset(benchmark_rows(args, name), BENCHMARKS[name], template, source=name)
         prompts, solutions = dataset["prompt"], dataset["solution"]
         greedy = [s[0] for s in generator.generate(prompts, 1, args.max_new_tokens, 0.0, args.seed)]
         sampled = generator.generate(prompts, args.k, args.max_new_tokens, args.temperature, args.seed) \

@@ -3,7 +3,8 @@ import logging
 import re
 
 import pytest
-from conftest import FIXTURES, SHARED_DATA
+import yaml
+from conftest import FIXTURES, REPO_ROOT, SHARED_DATA
 
 import data
 from data import DataArguments, load_prompt_template, load_rl_dataset, load_sft_dataset
@@ -107,10 +108,11 @@ def test_arithmetic_kinds_can_be_chosen():
 
 
 def test_every_wording_asks_the_same_questions_and_reworded_shares_no_template():
-    generator = data.arithmetic_problems(200, seed=1000)
+    generator = data.arithmetic_problems(200, seed=1000, split="test")
     for wording in ("varied", "reworded"):
-        other = data.arithmetic_problems(200, seed=1000, wording=wording)
+        other = data.arithmetic_problems(200, seed=1000, wording=wording, split="test")
         assert other["answer"] == generator["answer"]  # same numbers, steps and golds
+        assert other["key"] == generator["key"]  # so on the same side of the split
         assert all(sorted(re.findall(r"\d+", g)) == sorted(re.findall(r"\d+", o))
                    for g, o in zip(generator["question"], other["question"]))
     varied = data.arithmetic_problems(200, seed=1000, wording="varied")["question"]
@@ -120,6 +122,56 @@ def test_every_wording_asks_the_same_questions_and_reworded_shares_no_template()
     assert not templates["reworded"] & templates["varied"]  # held out from every training wording
     with pytest.raises(ValueError, match=r"arithmetic_wording: unknown 'other'; allowed: \['generator', 'reworded', "):
         load(dataset_name="arithmetic", arithmetic_size=3, arithmetic_wording="other")
+
+
+def test_no_training_seed_can_produce_a_problem_of_the_evaluation_sets():
+    """20,000 training problems (seeds 0-9, as the demo's SFT and GRPO configs and the study's SFT baseline
+    draw them) and the evaluation sets of scripts/evaluate.py (the demo and the study evaluate a prefix of
+    them): no (kind, numbers) in common, in any wording. Before the split, 130 of 200 were in common."""
+    from scripts.evaluate import EvalArguments, benchmark_rows
+
+    train = set()
+    for seed in range(10):
+        train |= set(data.arithmetic_problems(2000, seed=seed, wording="varied")["key"])
+    evaluation = EvalArguments(model="unused", benchmarks=["arithmetic", "arithmetic_reworded"])
+    for name in evaluation.benchmarks:
+        keys = set(benchmark_rows(evaluation, name)["key"])
+        assert len(keys) > 150 and not keys & train, name
+    # every config that trains on `arithmetic` draws from the train split (DataArguments' default)
+    for config in (REPO_ROOT / "configs").glob("*.yaml"):
+        keys = yaml.safe_load(config.read_text())
+        if keys.get("dataset_name") == "arithmetic":
+            assert keys.get("dataset_train_split", DataArguments().dataset_train_split) == "train", config
+
+
+def test_each_kind_has_hundreds_of_evaluation_problems_and_both_splits_are_drawn_from():
+    for kind in data.ARITHMETIC_KINDS:
+        test = set(data.arithmetic_problems(4000, seed=5, kinds=[kind], split="test")["key"])
+        train = set(data.arithmetic_problems(4000, seed=5, kinds=[kind], split="train")["key"])
+        assert len(test) >= 300 and len(train) >= 250 and not test & train, kind
+    # the key is the problem, commuting numbers in either order: 3 boxes of 7 is 7 boxes of 3
+    assert data.problem_key("multiply", {"a": 3, "b": 7}) == data.problem_key("multiply", {"a": 7, "b": 3})
+    assert data.problem_key("share", {"friends": 3, "total": 21}) != data.problem_key("share", {"friends": 7,
+                                                                                               "total": 21})
+    with pytest.raises(ValueError, match=r"split of `arithmetic` .*unknown 'validation'; allowed: \['train', 'test'\]"):
+        data.arithmetic_problems(3, split="validation")
+
+
+def template_index(kind: str, wording: str, question: str) -> int:
+    templates = data.ARITHMETIC_WORDINGS[wording][kind]
+    patterns = [re.sub(r"\\\{\w+\\\}", ".+?", re.escape(t)) for t in templates]
+    return next(i for i, p in enumerate(patterns) if re.fullmatch(p, question))
+
+
+def test_the_wording_does_not_follow_from_the_draws_that_made_the_numbers():
+    """Over 300 seeds, the first problem's template and its name (the first draw of the numbers' stream)
+    are independent: with one seed for both streams, the name fixed the template in 269 of 300 seeds."""
+    same = 0
+    for seed in range(300):
+        row = data.arithmetic_problems(1, seed=seed, kinds=["share"], wording="varied")[0]
+        name = next(i for i, n in enumerate(data._NAMES) if re.search(rf"\b{n}\b", row["question"]))
+        same += template_index("share", "varied", row["question"]) == name // 4
+    assert same / 300 < 0.5
 
 
 def test_gold_answers_from_real_data_are_kept_and_graded_correct_by_the_accuracy_reward():

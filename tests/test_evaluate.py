@@ -89,7 +89,7 @@ def test_evaluate_runs_both_benchmarks_from_local_files():
 
 def test_the_reworded_benchmark_asks_the_same_problems_in_other_words():
     """A model that only knows the generator's wording scores 1.0 on `arithmetic`, 0.0 on `arithmetic_reworded`."""
-    problems = arithmetic_problems(6, seed=1000)
+    problems = arithmetic_problems(6, seed=1000, split="test")
     golds = {row["question"]: row["answer"].rsplit("#### ", 1)[1] for row in problems}
 
     class KnowsOneWording:
