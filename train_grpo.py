@@ -25,6 +25,10 @@ from rewards import RewardArguments, configure_verification, get_reward_funcs
 
 logger = logging.getLogger("train_grpo")
 
+# Every key a GRPO command line may hold, in the order parse_config returns them: each script that
+# reads train_grpo.py's arguments (the demo's estimate, the benchmarks) parses with this tuple.
+ARGUMENT_TYPES = (DataArguments, RewardArguments, GRPOConfig, ModelConfig, RunArguments, HealthArguments)
+
 
 def check_config(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
                  model_args: ModelConfig) -> None:
@@ -139,8 +143,7 @@ def main(data_args: DataArguments, reward_args: RewardArguments, training_args: 
 
 if __name__ == "__main__":
     try:
-        data_args, reward_args, training_args, model_args, run_args, health = parse_config(
-            (DataArguments, RewardArguments, GRPOConfig, ModelConfig, RunArguments, HealthArguments))
+        data_args, reward_args, training_args, model_args, run_args, health = parse_config(ARGUMENT_TYPES)
         setup_logging(training_args.get_process_log_level(), training_args.should_log)
         main(data_args, reward_args, training_args, model_args, run_args.check_only, health)
     except ConfigError as error:

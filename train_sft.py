@@ -19,6 +19,9 @@ from data import DataArguments, load_sft_dataset
 from helpers.config import ConfigError, RunArguments, check_precision, parse_config, setup_logging
 from helpers.training import StopOnNonFinite, load_tokenizer, resolve_checkpoint, set_model_init_kwargs, train_and_save
 
+# Every key an SFT command line may hold, in the order parse_config returns them (scripts/demo_estimate.py too).
+ARGUMENT_TYPES = (DataArguments, SFTConfig, ModelConfig, RunArguments)
+
 logger = logging.getLogger("train_sft")
 
 
@@ -79,8 +82,7 @@ def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelCo
 
 if __name__ == "__main__":
     try:
-        data_args, training_args, model_args, run_args = parse_config(
-            (DataArguments, SFTConfig, ModelConfig, RunArguments))
+        data_args, training_args, model_args, run_args = parse_config(ARGUMENT_TYPES)
         setup_logging(training_args.get_process_log_level(), training_args.should_log)
         main(data_args, training_args, model_args, run_args.check_only)
     except ConfigError as error:

@@ -91,12 +91,9 @@ def run_engine(engine: str, model: str, steps: int, overrides: list[str]) -> dic
     import tempfile
 
     from transformers import TrainerCallback
-    from trl import GRPOConfig, ModelConfig
 
     import train_grpo
-    from data import DataArguments
-    from helpers.config import RunArguments, parse_config
-    from rewards import RewardArguments
+    from helpers.config import parse_config
 
     class Phases(TrainerCallback):
         def __init__(self):
@@ -118,8 +115,7 @@ def run_engine(engine: str, model: str, steps: int, overrides: list[str]) -> dic
     with tempfile.TemporaryDirectory() as out:
         argv = ["--config", "configs/demo_r1.yaml", "--model_name_or_path", model, "--output_dir", out,
                 "--max_steps", str(steps), "--save_strategy", "no", *ENGINES[engine], *overrides]
-        data_args, reward_args, training_args, model_args, _ = parse_config(
-            (DataArguments, RewardArguments, GRPOConfig, ModelConfig, RunArguments), argv)
+        data_args, reward_args, training_args, model_args, *_ = parse_config(train_grpo.ARGUMENT_TYPES, argv)
         phases = Phases()
         trainer = train_grpo.build_trainer(data_args, reward_args, training_args, model_args, callbacks=[phases])
         totals, tokens = phases.totals, {"prompt": [], "completion": []}

@@ -17,11 +17,10 @@ import time
 from pathlib import Path
 
 import torch
-from trl import GRPOConfig, ModelConfig, SFTConfig
 
-from data import DataArguments
-from helpers.config import ConfigError, RunArguments, parse_config, precision_summary
-from rewards import RewardArguments
+import train_grpo
+import train_sft
+from helpers.config import ConfigError, parse_config, precision_summary
 
 # The demo, measured with `bash scripts/demo.sh` on a fresh clone (2026-12-01): transformers generation
 # on a 2-core AMD EPYC with AVX512-BF16 (fp32: the same CPU limited to AVX2, README "bf16 on CPU"), as
@@ -58,10 +57,8 @@ def matmul_gflops(dtype: torch.dtype, windows: int = 5, seconds: float = 0.1) ->
 
 def main(grpo_argv: list[str]) -> None:
     sft_args = os.environ.get("SFT_ARGS", "").split()
-    _, sft, _, _ = parse_config((DataArguments, SFTConfig, ModelConfig, RunArguments),
-                                ["--config", "configs/demo_sft.yaml", *sft_args])
-    _, _, grpo, _, _ = parse_config((DataArguments, RewardArguments, GRPOConfig, ModelConfig, RunArguments),
-                                    ["--config", "configs/demo_r1.yaml", *grpo_argv])
+    _, sft, *_ = parse_config(train_sft.ARGUMENT_TYPES, ["--config", "configs/demo_sft.yaml", *sft_args])
+    _, _, grpo, *_ = parse_config(train_grpo.ARGUMENT_TYPES, ["--config", "configs/demo_r1.yaml", *grpo_argv])
     problems = int(os.environ.get("EVAL_PROBLEMS", "100"))
     print(precision_summary(grpo))
     precision = "bf16" if grpo.bf16 else "fp32"

@@ -84,3 +84,12 @@ def test_the_estimate_names_the_precision_and_grows_with_the_run():
     assert precision.startswith("precision: bf16" if cpu_supports_bf16() else "precision: fp32") and minutes > 0
     assert estimate("--max_steps", "40")[1] > minutes
     assert estimate("--bf16", "false")[0].startswith("precision: fp32 compute")
+
+
+def test_the_estimate_accepts_every_key_train_grpo_accepts():
+    """`bash scripts/demo.sh --health_monitor false` (a README switch) passes its arguments to the estimate too."""
+    run = subprocess.run([sys.executable, "scripts/demo_estimate.py", "--health_monitor", "false", "--health_window",
+                          "3"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                         env=os.environ | {"OUT": "/nonexistent"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "estimated time from here" in run.stdout

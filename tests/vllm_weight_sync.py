@@ -9,12 +9,9 @@ import json
 
 import torch
 from transformers import AutoModelForCausalLM
-from trl import GRPOConfig, ModelConfig
 
 import train_grpo
-from data import DataArguments
-from helpers.config import RunArguments, parse_config
-from rewards import RewardArguments
+from helpers.config import parse_config
 
 NEW_TOKENS = 24
 
@@ -28,9 +25,8 @@ def greedy_tokens(model, prompt_ids: list[int]) -> list[int]:
 if __name__ == "__main__":
     from vllm import SamplingParams
 
-    data_args, reward_args, training_args, model_args, _ = parse_config(
-        (DataArguments, RewardArguments, GRPOConfig, ModelConfig, RunArguments))
-    trainer = train_grpo.main(data_args, reward_args, training_args, model_args)
+    data_args, reward_args, training_args, model_args, run_args, health = parse_config(train_grpo.ARGUMENT_TYPES)
+    trainer = train_grpo.main(data_args, reward_args, training_args, model_args, health=health)
     trainer.vllm_generation.sync_weights()  # the engine last received the weights before the final step
     prompt = trainer.processing_class.apply_chat_template(
         [{"role": "user", "content": "What is 17 + 25? Think step by step."}], add_generation_prompt=True,
