@@ -5,15 +5,20 @@ import difflib
 import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from trl import TrlParser
 
 logger = logging.getLogger(__name__)
 
-# Set to 0 to run as if this CPU had no bf16 instructions (the fp32 path, on any machine); read only
-# by bf16_disabled_by_env, so training, evaluation, the demo and the tests all follow it.
+# Set to 0 to run as if this CPU had no bf16 instructions (the fp32 path, on any machine), to 1 to use
+# bf16 whatever its flags say (to measure emulated bf16); read only by cpu_bf16_override, so training,
+# evaluation, the demo and the tests all follow it.
 CPU_BF16_ENV = "R1_CPU_BF16"
+# oneDNN kernel levels (ONEDNN_MAX_CPU_ISA) below AVX512_CORE_BF16: a process limited to one of them
+# computes bf16 by conversion, whatever the CPU has.
+ONEDNN_ISAS_WITHOUT_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
 
 
 class ConfigError(ValueError):
@@ -57,20 +62,36 @@ class RunArguments:
                 "before loading the weights: seconds, not the run (scripts/demo.sh checks every stage this way)."})
 
 
-def bf16_disabled_by_env() -> bool:
-    return os.environ.get(CPU_BF16_ENV, "1") == "0"
+def cpu_bf16_override() -> bool | None:
+    """R1_CPU_BF16: False for 0, True for 1, None (follow the CPU) when unset."""
+    return {"0": False, "1": True}.get(os.environ.get(CPU_BF16_ENV, ""))
 
 
 def runs_on_cpu(training_args) -> bool:
     return training_args.use_cpu or not torch.cuda.is_available()
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux reports them (empty where /proc/cpuinfo is missing)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return set()
+    return set(next((line.split(":", 1)[1] for line in lines if line.startswith("flags")), "").split())
+
+
 def cpu_supports_bf16() -> bool:
-    """AVX512-BF16 or AMX: bf16 matmuls run several times faster than fp32 on such CPUs (on others
-    bf16 is emulated and far slower). R1_CPU_BF16=0 answers no on any CPU."""
-    if bf16_disabled_by_env():
+    """AVX512-BF16 or AMX, read off the CPU's own flags: bf16 matmuls run about 2x faster than fp32
+    there. Without them bf16 is converted in software: plain AVX-512 CPUs (Skylake-SP, Cascade Lake,
+    Ice Lake) and AVX2 ones get fp32 (README, "Precision on CPU", has the measurements). oneDNN's own
+    test (`_is_mkldnn_bf16_supported`) says yes on every AVX-512 CPU, so it is not asked.
+    R1_CPU_BF16 (0 or 1) overrides the answer."""
+    override = cpu_bf16_override()
+    if override is not None:
+        return override
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ONEDNN_ISAS_WITHOUT_BF16:
         return False
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
 def default_bf16_to_the_hardware(parser) -> None:
@@ -92,11 +113,13 @@ def precision_summary(training_args) -> str:
     if not runs_on_cpu(training_args):
         compute = "bf16" if training_args.bf16 else "fp16" if training_args.fp16 else "fp32"
         return f"precision: {compute} compute, fp32 weights (GPU)"
+    override = cpu_bf16_override()
     if training_args.bf16:
-        return "precision: bf16 compute, fp32 weights (this CPU has AVX512-BF16/AMX)"
+        why = f"{CPU_BF16_ENV}=1: bf16 whatever the CPU's flags" if override else "this CPU has AVX512-BF16/AMX"
+        return f"precision: bf16 compute, fp32 weights ({why})"
     if cpu_supports_bf16():
         return "precision: fp32 compute (bf16: false); this CPU has AVX512-BF16/AMX, bf16 would be ~2x faster"
-    if bf16_disabled_by_env():
+    if override is False:
         return f"precision: fp32 compute ({CPU_BF16_ENV}=0: as if this CPU had no AVX512-BF16/AMX)"
     return "precision: fp32 compute (this CPU has no AVX512-BF16/AMX); bf16 would be ~2x faster on one that has"
 

@@ -5,6 +5,7 @@ from conftest import REPO_ROOT
 from trl import GRPOConfig, ModelConfig, SFTConfig
 
 from data import DataArguments
+from helpers import config
 from helpers.config import (
     CPU_BF16_ENV,
     ConfigError,
@@ -92,3 +93,32 @@ def test_the_gpu_recipes_still_compute_in_bf16(monkeypatch):
     assert training_args.bf16 is True
     with pytest.raises(ConfigError, match="bf16: true, but this CPU has no bf16"):
         check_precision(training_args, model_args)
+
+
+# Flags as /proc/cpuinfo lists them (abridged): an AVX-512 server CPU without bf16 (Skylake-SP, Cascade
+# Lake, Ice Lake), one with AVX512-BF16 and AMX (Sapphire Rapids, Zen 4), and an AVX2-only one (Zen 3).
+AVX512_ONLY = {"avx2", "avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512_vnni"}
+CPUS = [(AVX512_ONLY, False), (AVX512_ONLY | {"avx512_bf16", "amx_bf16", "amx_tile"}, True), ({"avx", "avx2"}, False)]
+
+
+@pytest.mark.parametrize("flags,bf16", CPUS, ids=["avx512-no-bf16", "avx512-bf16-amx", "avx2"])
+def test_bf16_compute_follows_the_cpus_own_bf16_flags(monkeypatch, flags, bf16):
+    """oneDNN's own test says yes on every AVX-512 CPU; the flags decide, and so do the demo configs' defaults."""
+    monkeypatch.delenv(CPU_BF16_ENV, raising=False)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setattr(config, "cpu_flags", lambda: flags)
+    assert cpu_supports_bf16() is bf16
+    *_, training_args, _ = parse_config(TYPES, ["--config", str(CONFIGS / "demo_r1.yaml"), "--output_dir", "/tmp/x"])
+    assert training_args.bf16 is bf16
+    assert ("this CPU has AVX512-BF16/AMX" in precision_summary(training_args)) is bf16
+
+
+def test_this_machines_flags_are_read_and_a_kernel_limit_without_bf16_means_fp32(monkeypatch):
+    monkeypatch.delenv(CPU_BF16_ENV, raising=False)
+    flags = config.cpu_flags()
+    assert "sse2" in flags or not flags  # x86 lists it; other machines or no /proc: empty
+    assert cpu_supports_bf16() is bool({"avx512_bf16", "amx_bf16"} & flags)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")
+    assert cpu_supports_bf16() is False
+    monkeypatch.setenv(CPU_BF16_ENV, "1")  # measuring emulated bf16 on purpose
+    assert cpu_supports_bf16() is True
