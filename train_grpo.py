@@ -18,7 +18,13 @@ from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 
 from data import DataArguments, load_prompt_template, load_rl_dataset
 from helpers.config import ConfigError, RunArguments, check_precision, parse_config, setup_logging
-from helpers.generation import installed_vllm, sync_weights_by_reload, vllm_missing_reason, vllm_usable
+from helpers.generation import (
+    default_cpu_kv_cache,
+    installed_vllm,
+    sync_weights_by_reload,
+    vllm_missing_reason,
+    vllm_usable,
+)
 from helpers.health import HealthArguments, HealthMonitor
 from helpers.training import StopOnNonFinite, load_tokenizer, resolve_checkpoint, set_model_init_kwargs, train_and_save
 from rewards import RewardArguments, configure_verification, get_reward_funcs
@@ -114,6 +120,8 @@ def build_trainer(data_args: DataArguments, reward_args: RewardArguments, traini
         print(f"check ok: train_grpo.py, {training_args.max_steps} steps from {model_args.model_name_or_path}")
         return None
     set_model_init_kwargs(training_args, model_args)
+    if training_args.use_vllm:
+        default_cpu_kv_cache()
     trainer = GRPOTrainer(
         model=model_args.model_name_or_path,
         reward_funcs=reward_funcs,

@@ -9,6 +9,7 @@ silently change what an evaluation measures.
 
 import importlib.metadata
 import logging
+import os
 from dataclasses import dataclass
 
 import torch
@@ -51,9 +52,17 @@ def vllm_is_faster_here() -> bool:
     return vllm_usable() and (torch.cuda.is_available() or torch.cpu._is_avx512_supported())
 
 
-# On CPU vLLM reads `gpu_memory_utilization` as a share of the machine's RAM to reserve; a fixed KV
-# cache is clearer there and ample for these models (SmolLM2-135M: 46 KB/token in fp32 -> 45k tokens).
-CPU_KV_CACHE_BYTES = 2 * 1024**3
+# On CPU vLLM reads `gpu_memory_utilization` as a share of the machine's RAM to reserve (TRL's 0.3: ~7 GB
+# of a 24 GB machine); a fixed KV cache is clearer there and ample for these models (SmolLM2-135M:
+# 46 KB/token in fp32 -> 23k tokens per GiB). The CPU build reads it from VLLM_CPU_KVCACHE_SPACE (GiB).
+CPU_KV_CACHE_GIB = 1
+
+
+def default_cpu_kv_cache() -> None:
+    """Size vLLM's CPU KV cache at CPU_KV_CACHE_GIB unless the user set VLLM_CPU_KVCACHE_SPACE: called
+    before every vLLM engine this project starts on CPU (evaluation, rejection sampling, GRPO)."""
+    if not torch.cuda.is_available():
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(CPU_KV_CACHE_GIB))
 
 
 def inference_dtype() -> torch.dtype:
@@ -101,17 +110,29 @@ class HFGenerator:
         return results
 
 
+def sequence_budget(model_path: str, prompt_sets: list[list[list[dict]]], max_new_tokens: int) -> int:
+    """Tokens the longest sequence of a run can hold: its longest chat prompt plus the completion budget
+    (vLLM's `max_model_len`, so that no prompt or completion is cut for the engine's sake)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    lengths = [len(tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=False))
+               for prompts in prompt_sets for p in prompts]
+    return max(lengths, default=0) + max_new_tokens
+
+
 class VLLMGenerator:
-    def __init__(self, model_path: str, gpu_memory_utilization: float = 0.85, max_model_len: int = 4096):
+    def __init__(self, model_path: str, max_model_len: int | None = None, gpu_memory_utilization: float = 0.85):
+        """`max_model_len`: sequence_budget() of the run; None: the model's own context length."""
         from vllm import LLM
 
         self.on_cpu = not torch.cuda.is_available()
-        memory = {"kv_cache_memory_bytes": CPU_KV_CACHE_BYTES} if self.on_cpu \
-            else {"gpu_memory_utilization": gpu_memory_utilization}
+        default_cpu_kv_cache()
         # generation_config="vllm": vLLM's neutral defaults, not the checkpoint's generation_config.json.
         # enforce_eager on CPU: compiling takes minutes there, more than an evaluation saves.
         self.llm = LLM(model=model_path, dtype=inference_dtype(), generation_config="vllm",
-                       max_model_len=max_model_len, enforce_eager=self.on_cpu, seed=0, **memory)
+                       max_model_len=max_model_len, enforce_eager=self.on_cpu, seed=0,
+                       gpu_memory_utilization=gpu_memory_utilization)
 
     def generate(self, prompts, n, max_new_tokens, temperature, seed):
         from vllm import SamplingParams
@@ -137,15 +158,16 @@ def vllm_missing_reason() -> str:
     return ""
 
 
-def make_generator(model_path: str, backend: str = "auto"):
-    """`backend`: auto (vLLM where it is usable and faster, `vllm_is_faster_here`), vllm or hf."""
+def make_generator(model_path: str, backend: str = "auto", max_model_len: int | None = None):
+    """`backend`: auto (vLLM where it is usable and faster, `vllm_is_faster_here`), vllm or hf;
+    `max_model_len`: the longest sequence vLLM must hold (sequence_budget)."""
     if backend not in ("auto", "vllm", "hf"):
         raise ConfigError(f"backend: unknown '{backend}'; allowed: ['auto', 'hf', 'vllm']")
     if backend == "vllm" and not vllm_usable():
         raise ConfigError(f"backend: vllm, but {vllm_missing_reason()}; or use --backend hf")
     if backend == "vllm" or (backend == "auto" and vllm_is_faster_here()):
         logger.info("generating with vLLM (%s build)", installed_vllm())
-        return VLLMGenerator(model_path)
+        return VLLMGenerator(model_path, max_model_len)
     logger.info("generating with transformers on %s", "cuda" if torch.cuda.is_available() else "cpu")
     return HFGenerator(model_path)
 

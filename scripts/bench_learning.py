@@ -19,7 +19,6 @@ outputs/bench/learning.png (accuracy vs GRPO step and vs wall time).
 
 import argparse
 import json
-import os
 import shlex
 import statistics
 import subprocess
@@ -85,7 +84,6 @@ def grpo_seconds_per_step(run_dir: Path) -> list[float]:
 def main(args) -> dict:
     out = args.out
     (out / "eval").mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB, as scripts/demo.sh sets it
     engine = args.engine if args.engine != "auto" else "vllm" if vllm_is_faster_here() else "hf"  # as the demo
     results = {"settings": {k: str(v) for k, v in vars(args).items()} | {"engine": engine}, "seconds": {}, "grpo": {}}
 

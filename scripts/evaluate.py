@@ -23,7 +23,7 @@ from pathlib import Path
 
 from data import ARITHMETIC, REWORDED, TemplateArguments, load_prompt_template, load_raw, to_rl_dataset
 from helpers.config import ConfigError, parse_config, setup_logging
-from helpers.generation import make_generator
+from helpers.generation import make_generator, sequence_budget
 from rewards import (
     VerifyArguments,
     as_verifiable,
@@ -137,10 +137,15 @@ def evaluate(args: EvalArguments, generator=None) -> dict:
     configure_verification(args)
     template = load_prompt_template(args.prompt_template, args.prompt_templates_file)
     lenient = load_prompt_template(args.lenient_template, args.prompt_templates_file) if args.lenient else None
-    generator = generator or make_generator(args.model, args.backend)
+    datasets = {name: to_rl_dataset(benchmark_rows(args, name), BENCHMARKS[name], template, source=name)
+                for name in args.benchmarks}
+    prompt_sets = [d["prompt"] for d in datasets.values()]
+    if lenient:
+        prompt_sets += [[lenient.messages(p[-1]["content"]) for p in prompts] for prompts in prompt_sets]
+    generator = generator or make_generator(args.model, args.backend,
+                                            sequence_budget(args.model, prompt_sets, args.max_new_tokens))
     results, examples = {}, {}
-    for name in args.benchmarks:
-        dataset = to_rl_dataset(benchmark_rows(args, name), BENCHMARKS[name], template, source=name)
+    for name, dataset in datasets.items():
         prompts, solutions = dataset["prompt"], dataset["solution"]
         greedy = [s[0] for s in generator.generate(prompts, 1, args.max_new_tokens, 0.0, args.seed)]
         sampled = generator.generate(prompts, args.k, args.max_new_tokens, args.temperature, args.seed) \

@@ -1,5 +1,7 @@
 """helpers/generation.py: seeded, and a checkpoint's own generation settings never leak in."""
 
+import os
+
 import pytest
 
 from data import DataArguments, load_prompt_template
@@ -37,3 +39,26 @@ def test_a_checkpoints_generation_config_does_not_change_evaluation(smollm2_chec
     for n, temperature in [(1, 0.0), (2, 1.0)]:
         plain = HFGenerator(str(smollm2_checkpoint)).generate(prompts, n, 24, temperature, seed=1)
         assert HFGenerator(str(skewed)).generate(prompts, n, 24, temperature, seed=1) == plain
+
+
+def test_vllm_on_cpu_gets_a_fixed_kv_cache_unless_the_user_sized_it(monkeypatch):
+    from helpers.generation import CPU_KV_CACHE_GIB, default_cpu_kv_cache
+
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    default_cpu_kv_cache()
+    assert os.environ["VLLM_CPU_KVCACHE_SPACE"] == str(CPU_KV_CACHE_GIB)
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "3")
+    default_cpu_kv_cache()
+    assert os.environ["VLLM_CPU_KVCACHE_SPACE"] == "3"
+
+
+def test_the_sequence_budget_is_the_longest_prompt_plus_the_completion_budget(smollm2_checkpoint):
+    """vLLM's max_model_len, so a long-reasoning evaluation (8k new tokens) is not cut at a fixed 4096."""
+    from transformers import AutoTokenizer
+
+    from helpers.generation import sequence_budget
+
+    short, long = TEMPLATE.messages("What is 2 + 3?"), TEMPLATE.messages("What is 2 + 3? " * 200)
+    tokens = len(AutoTokenizer.from_pretrained(smollm2_checkpoint).apply_chat_template(
+        long, add_generation_prompt=True, tokenize=True, return_dict=False))
+    assert sequence_budget(str(smollm2_checkpoint), [[short], [long, short]], 8192) == tokens + 8192 > 4096 + 1000

@@ -14,7 +14,7 @@ from trl import GRPOConfig, ModelConfig
 
 from data import DataArguments
 from helpers.config import ConfigError, parse_config
-from helpers.generation import installed_vllm, vllm_missing_reason, vllm_usable
+from helpers.generation import CPU_KV_CACHE_GIB, installed_vllm, vllm_missing_reason, vllm_usable
 from rewards import RewardArguments
 from train_grpo import check_generation_backend
 
@@ -64,9 +64,12 @@ def test_grpo_with_colocated_vllm_generates_with_the_updated_weights(tmp_path, s
          "--max_completion_length", "32", "--reward_kwargs", '{"cosine": {"max_len": 32}}',
          # the recipe's vLLM keys, as zero.yaml sets them (the CPU reads the memory share as RAM)
          "--vllm_mode", "colocate", "--vllm_gpu_memory_utilization", "0.3", "--vllm_enable_sleep_mode", "false"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
+        env={k: v for k, v in os.environ.items() if k != "VLLM_CPU_KVCACHE_SPACE"})
     assert result.returncode == 0, result.stderr[-3000:]
     tokens = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    # a fixed KV cache, not TRL's memory share read as 30 % of the machine's RAM
+    assert tokens["kv_cache_bytes"] == CPU_KV_CACHE_GIB * 1024**3
     assert tokens["trained"] != tokens["initial"], "the update left the greedy answer as it was: nothing to check"
     assert tokens["engine"] == tokens["trained"]
 

@@ -37,4 +37,6 @@ if __name__ == "__main__":
     with torch.no_grad():
         trained = greedy_tokens(trainer.model.eval(), prompt)
         initial = greedy_tokens(AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path).eval(), prompt)
-    print("RESULT " + json.dumps({"engine": list(engine), "trained": trained, "initial": initial}))
+    kv_cache_bytes = trainer.vllm_generation.llm.llm_engine.vllm_config.cache_config.kv_cache_memory_bytes
+    print("RESULT " + json.dumps({"engine": list(engine), "trained": trained, "initial": initial,
+                                  "kv_cache_bytes": kv_cache_bytes}))
