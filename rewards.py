@@ -284,7 +284,8 @@ def format_(completions, reasoning_tag: str = "think", answer_tag: str = "answer
     return rewards
 
 
-_STEP_MARKER = r"(?:Step\s*\d+\s*[:.)]|\d+\s*[.)]|[-*\u2022]|(?:First|Second|Third|Next|Then|Finally)\b,?)"
+# A transition word marks a step only with its comma ("First, add"): "First step here" is a step's text.
+_STEP_MARKER = r"(?:Step\s*\d+\s*[:.)]|\d+\s*[.)]|[-*\u2022]|(?:First|Second|Third|Next|Then|Finally),)"
 _STEP_LINE = re.compile(rf"^[ \t]*{_STEP_MARKER}[ \t]*(.*)$", re.MULTILINE | re.IGNORECASE)
 _LEADING_MARKERS = re.compile(rf"^(?:\s*{_STEP_MARKER})+\s*", re.IGNORECASE)
 
@@ -294,13 +295,14 @@ def reasoning_steps(completions, reasoning_tag: str = "think", target_steps: int
     """Pays for step-by-step reasoning: distinct lines of the reasoning block that start with a
     step marker ("Step 2:", "2.", "-", "First,", "Finally,") and carry at least `min_words`
     words after its markers ("Step 1: First, add 3 and 4." counts), as min(1, steps / target_steps).
-    Bare markers ("Step 1: Step 2:") and repeated lines earn nothing. Range [0, 1]."""
+    Bare markers ("Step 1: Step 2:") and repeated steps ("1. First, add" / "2. Then, add") earn
+    nothing. Range [0, 1]."""
     rewards = []
     for c in completions:
-        # Distinct by the text after a line's first marker ("First step" and "Second step" are two
-        # steps); words counted after all of its markers ("Step 1: Step 2:" has none).
-        lines = {m.group(1).strip() for m in _STEP_LINE.finditer(reasoning_text(completion_text(c), reasoning_tag))}
-        steps = sum(1 for line in lines if len(_LEADING_MARKERS.sub("", line).split()) >= min_words)
+        # A step is the text after all of its line's markers: distinct, and words counted, on that.
+        steps = {_LEADING_MARKERS.sub("", m.group(1)).strip()
+                 for m in _STEP_LINE.finditer(reasoning_text(completion_text(c), reasoning_tag))}
+        steps = sum(1 for step in steps if len(step.split()) >= min_words)
         rewards.append(min(1.0, steps / target_steps))
     return rewards
 

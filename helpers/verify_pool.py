@@ -229,7 +229,8 @@ def _worker_main(parse_timeout: int, verify_timeout: int, memory_mb: int):
 
     def judge(gold: str, pred: str) -> bool | None:
         gold_parsed = parse(gold, parsing_timeout=parse_timeout)
-        if not gold_parsed or reads_as_words(gold_parsed[0]):
+        # Prose ("Answer is forty two.") parses to its own text alone: string equality, not math.
+        if not gold_parsed or isinstance(gold_parsed[0], str) or reads_as_words(gold_parsed[0]):
             return None
         pred_parsed = parse(pred, parsing_timeout=parse_timeout)
         return bool(pred_parsed) and bool(verify(gold_parsed, pred_parsed, timeout_seconds=verify_timeout))

@@ -112,10 +112,16 @@ def test_labelled_equations_and_worded_lists_are_graded(gold, right, wrong):
     assert run("accuracy", texts, solution=[gold] * 3) == [1.0, 0.0, 1.0]
 
 
-@pytest.mark.parametrize("gold", ["forty two", "seventy-two", "yes", "twenty one and 5"])
+@pytest.mark.parametrize("gold", ["forty two", "seventy-two", "yes", "twenty one and 5", "Answer is forty two."])
 def test_golds_that_read_as_words_are_not_math(gold):
-    """math-verify reads them as letters multiplied together: any rearrangement of the letters would pay."""
+    """math-verify reads them as letters multiplied together (any rearrangement of the letters would pay),
+    or, for a sentence, as its own text (any other sentence would fail, the same one pay)."""
     assert rewards.usable_golds([gold]) == [False]
+
+
+def test_a_group_whose_gold_is_prose_is_left_out_not_graded():
+    texts = [R1.format(think="", answer="Answer is forty three."), R1.format(think="", answer="Answer is forty two.")]
+    assert run("accuracy", texts, solution=["Answer is forty two."] * 2) == [None, None]
 
 
 def test_accuracy_logs_verification_metrics():
@@ -194,14 +200,17 @@ def test_reasoning_steps_counts_substantive_distinct_steps():
             "Finally, check the sum again.\n</think>")
     assert run("reasoning_steps", [real]) == [1.0]
     assert run("reasoning_steps", ["<think>\n1. add the two numbers\n</think>"]) == [pytest.approx(1 / 3)]
-    hacks = ["Step 1: Step 2: Step 3:", "Step 1:\nStep 2:\nStep 3:", "- add it up now\n" * 5]
-    assert run("reasoning_steps", hacks) == [0.0, 0.0, pytest.approx(1 / 3)]
+    hacks = ["Step 1: Step 2: Step 3:", "Step 1:\nStep 2:\nStep 3:", "- add it up now\n" * 5,
+             "1. First, add them up\n2. Then, add them up\n3. Finally, add them up"]
+    assert run("reasoning_steps", hacks) == [0.0, 0.0, pytest.approx(1 / 3), pytest.approx(1 / 3)]
 
 
 def test_steps_named_by_their_ordinal_are_distinct_steps():
-    """open-r1's case: each line has text after its marker, and the lines differ."""
+    """open-r1's case: each line has text after its marker, and the lines differ; an ordinal without a
+    comma is the step's text, not a marker."""
     text = "Step 1: First step\nStep 2: Second step\nStep 3: Third step"
     assert run("reasoning_steps", [text], params={"min_words": 1}) == [1.0]
+    assert run("reasoning_steps", ["Step 1: First step here\nStep 2: Second step here"]) == [pytest.approx(2 / 3)]
     assert run("reasoning_steps", ["Step 1: First step\nStep 2: First step"], params={"min_words": 1}) == [
         pytest.approx(1 / 3)]
 
