@@ -45,22 +45,31 @@ def run(command: list[str]) -> None:
     subprocess.run(command, cwd=REPO_ROOT, check=True)
 
 
+def cached(command: list[str], record: Path) -> bool:
+    """Whether `record` holds the result of exactly this command (a rerun with other arguments redoes it)."""
+    return record.exists() and json.loads(record.read_text()).get("command") == command
+
+
 def train(command: list[str], output_dir: Path) -> float:
-    """Run a training command and return its wall time; a rerun with the same --out reuses a finished run."""
-    seconds_file = output_dir / "bench_seconds.txt"
-    if not seconds_file.exists():
+    """Run a training command and return its wall time; a rerun of the same command reuses the finished run."""
+    command = command + ["--output_dir", str(output_dir)]
+    record = output_dir / "bench_run.json"
+    if not cached(command, record):
         start = time.monotonic()
-        run(command + ["--output_dir", str(output_dir)])
-        seconds_file.write_text(f"{time.monotonic() - start:.1f}")
-    return float(seconds_file.read_text())
+        run(command)
+        record.write_text(json.dumps({"command": command, "seconds": round(time.monotonic() - start, 1)}))
+    return json.loads(record.read_text())["seconds"]
 
 
 def evaluate(model: Path | str, output: Path, problems: int, backend: str) -> dict:
     """Greedy scores per benchmark, with the per-problem verdicts for paired comparisons."""
-    if not output.exists():
-        run([sys.executable, "scripts/evaluate.py", "--model", str(model), "--benchmarks", *BENCHMARKS, "--limit",
-             str(problems), "--k", "1", "--max_new_tokens", "96", "--lenient", "false", "--backend", backend,
-             "--output", str(output)])
+    command = [sys.executable, "scripts/evaluate.py", "--model", str(model), "--benchmarks", *BENCHMARKS, "--limit",
+               str(problems), "--k", "1", "--max_new_tokens", "96", "--lenient", "false", "--backend", backend,
+               "--output", str(output)]
+    record = output.with_suffix(".command.json")
+    if not cached(command, record):
+        run(command)
+        record.write_text(json.dumps({"command": command}))
     result = json.loads(output.read_text())
     return {name: result["benchmarks"][name] | {"correct": [e["correct"] for e in result["greedy_completions"][name]]}
             for name in BENCHMARKS}
@@ -70,9 +79,18 @@ def paired(before: dict, after: dict) -> dict:
     """Per benchmark: problems the later model gets right that the earlier one got wrong, and the reverse."""
     out = {}
     for name in BENCHMARKS:
+        if len(before[name]["correct"]) != len(after[name]["correct"]):
+            raise ValueError(f"{name}: {len(before[name]['correct'])} problems before, {len(after[name]['correct'])} "
+                             "after; paired counts need the same problems")
         pairs = list(zip(before[name]["correct"], after[name]["correct"]))
         out[name] = {"fixed": sum(b and not a for a, b in pairs), "broken": sum(a and not b for a, b in pairs)}
     return out
+
+
+def sft_runtime(run_dir: Path) -> float:
+    """The seconds the trainer spent in its steps (TRL's `train_runtime`), without start-up."""
+    history = json.loads((run_dir / "trainer_state.json").read_text())["log_history"]
+    return next(e["train_runtime"] for e in history if "train_runtime" in e)
 
 
 def grpo_seconds_per_step(run_dir: Path) -> list[float]:
@@ -115,10 +133,12 @@ def main(args) -> dict:
             curve.append({"step": step, "wall_s": wall, **scores(checkpoint, f"grpo-seed{seed}-step{step}")})
         results["grpo"][seed] = {"curve": curve, "final": curve[-1] | {"paired": paired(results["sft"], curve[-1])}}
 
-    # Baseline: SFT alone for as long as SFT + GRPO took (mean over the seeds), on fresh problems.
+    # Baseline: SFT alone for as long as SFT + GRPO took (mean over the seeds), on fresh problems. Its
+    # run pays SFT's start-up once, then SFT's price per step (the trainer's own runtime per step).
     grpo_seconds = statistics.mean(results["seconds"][f"grpo-seed{s}"] for s in args.seeds)
-    per_step = results["seconds"]["sft"] / sft_steps  # start-up included, as it is in the GRPO time
-    longer_steps = round((results["seconds"]["sft"] + grpo_seconds) / per_step)
+    per_step = sft_runtime(sft_dir) / sft_steps
+    startup = results["seconds"]["sft"] - sft_runtime(sft_dir)
+    longer_steps = round((results["seconds"]["sft"] + grpo_seconds - startup) / per_step)
     longer_dir = out / f"sft-{longer_steps}steps"
     results["seconds"]["sft_same_time"] = train(
         [sys.executable, "train_sft.py", "--config", "configs/demo_sft.yaml", *shlex.split(args.sft_args),

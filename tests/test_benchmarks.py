@@ -7,6 +7,8 @@ import sys
 import pytest
 from conftest import REPO_ROOT, SHARED_DATA
 
+from scripts.bench_learning import cached, paired, sft_runtime
+
 
 def run(*args):
     result = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
@@ -60,6 +62,22 @@ def test_bench_learning_curve_and_baseline_at_small_scale(tmp_path, smollm2_chec
             assert len(final[name]["correct"]) == 4
         assert results["grpo_gain"]["arithmetic"]["per_seed"][int(seed) - 1] == pytest.approx(
             final["arithmetic"]["pass@1"] - sft["arithmetic"]["pass@1"])
-    # The SFT-only baseline trains as long as SFT + GRPO did, at SFT's measured price per step.
+    # The SFT-only baseline trains as long as SFT + GRPO did: SFT's start-up once, then its price per step.
     grpo_mean = (seconds["grpo-seed1"] + seconds["grpo-seed2"]) / 2
-    assert results["sft_same_time"]["steps"] == round((seconds["sft"] + grpo_mean) / seconds["sft"]) > 1
+    runtime = sft_runtime(tmp_path / "runs" / "sft")
+    startup = seconds["sft"] - runtime
+    assert 0 < startup < seconds["sft"]
+    assert results["sft_same_time"]["steps"] == round((seconds["sft"] + grpo_mean - startup) / runtime) > 1
+
+
+def test_bench_learning_redoes_a_stage_whose_command_changed_and_pairs_only_equal_problem_lists(tmp_path):
+    record = tmp_path / "run.command.json"
+    record.write_text(json.dumps({"command": ["evaluate.py", "--limit", "100"]}))
+    assert cached(["evaluate.py", "--limit", "100"], record)
+    assert not cached(["evaluate.py", "--limit", "20"], record)
+    assert not cached(["evaluate.py", "--limit", "100"], tmp_path / "missing.json")
+    scores = {name: {"correct": [True, False, False]} for name in ("arithmetic", "arithmetic_reworded")}
+    assert paired(scores, {name: {"correct": [False, True, True]} for name in scores})["arithmetic"] == {
+        "fixed": 2, "broken": 1}
+    with pytest.raises(ValueError, match="3 problems before, 2 after"):
+        paired(scores, {name: {"correct": [True, True]} for name in scores})
