@@ -45,11 +45,22 @@ PARAMETER_RANGES: dict[str, dict[str, str]] = {}
 _COMPARISONS = {">=": float.__ge__, ">": float.__gt__, "<=": float.__le__, "<": float.__lt__}
 
 
-def register(name: str, **ranges: str):
-    """Add a reward under `name`; `ranges` bound its numeric parameters, e.g. `max_len="> 0"`."""
+# What a reward measures, for the training-health monitor (helpers/health.py): `correctness` (is the
+# answer right) or `format` (is it laid out as asked); rewards without a role are not read there.
+REWARD_ROLES: dict[str, str] = {}
+ROLES = ("correctness", "format")
+
+
+def register(name: str, role: str | None = None, **ranges: str):
+    """Add a reward under `name`, with its `role` (one of ROLES, or None); `ranges` bound its numeric
+    parameters, e.g. `max_len="> 0"`."""
+    assert role in (None, *ROLES), role
+
     def add(func):
         REWARDS[name] = func
         PARAMETER_RANGES[name] = ranges
+        if role is not None:
+            REWARD_ROLES[name] = role
         return func
 
     return add
@@ -263,7 +274,7 @@ def check_answers(completions, solution, answer_tag: str, log_metric=None) -> li
 # --------------------------------------------------------------------------- the R1 rewards
 
 
-@register("accuracy")
+@register("accuracy", role="correctness")
 def accuracy(completions, solution, answer_tag: str = "answer", log_metric=None, **kwargs):
     """Pays 1.0 when the final answer (last answer block, else last `\\boxed{}`) equals the
     gold `solution` under math-verify, else 0.0. None for the whole group when the gold does
@@ -271,7 +282,7 @@ def accuracy(completions, solution, answer_tag: str = "answer", log_metric=None,
     return [None if ok is None else float(ok) for ok in check_answers(completions, solution, answer_tag, log_metric)]
 
 
-@register("format")
+@register("format", role="format")
 def format_(completions, reasoning_tag: str = "think", answer_tag: str = "answer", **kwargs):
     """Pays 1.0 for exactly one non-empty reasoning block followed by exactly one non-empty
     answer block, with only whitespace around and between them, else 0.0. Range {0, 1}."""
@@ -372,7 +383,7 @@ def _tag_layout_score(text: str, reasoning_tag: str, answer_tag: str, per_tag: f
     return max(score, -4 * per_tag)
 
 
-@register("tag_count")
+@register("tag_count", role="format")
 def tag_count(completions, reasoning_tag: str = "think", answer_tag: str = "answer", **kwargs):
     """Pays 0.25 for each of `<think>\\n`, `\\n</think>\\n`, `\\n<answer>\\n`, `\\n</answer>` that
     occurs exactly once (open-r1's guard against repeated tags). Range [0, 1]."""
@@ -427,7 +438,7 @@ def _last_user_text(prompt) -> str:
 # (willccbb's GRPO demo: <reasoning>/<answer> format, exact-match correctness)
 
 
-@register("xml_correctness")
+@register("xml_correctness", role="correctness")
 def xml_correctness(completions, solution, answer_tag: str = "answer", **kwargs):
     """Pays 2.0 when the last answer block's text equals the gold exactly (after stripping
     whitespace), else 0.0. No math equivalence: "72.0" is wrong for 72. Range {0, 2}."""
@@ -435,14 +446,14 @@ def xml_correctness(completions, solution, answer_tag: str = "answer", **kwargs)
     return [2.0 if a is not None and a.strip() == str(gold).strip() else 0.0 for a, gold in zip(answers, solution)]
 
 
-@register("xml_int")
+@register("xml_int", role="format")
 def xml_int(completions, answer_tag: str = "answer", **kwargs):
     """Pays 0.5 when the last answer block holds a bare non-negative integer. Range {0, 0.5}."""
     answers = [last_tag_content(completion_text(c), answer_tag) for c in completions]
     return [0.5 if a is not None and a.strip().isdecimal() and a.strip().isascii() else 0.0 for a in answers]
 
 
-@register("xml_strict_format")
+@register("xml_strict_format", role="format")
 def xml_strict_format(completions, reasoning_tag: str = "reasoning", answer_tag: str = "answer", **kwargs):
     """Pays 0.5 for exactly `<reasoning>\\n...\\n</reasoning>\\n<answer>\\n...\\n</answer>` with an
     optional final newline and nothing else. Range {0, 0.5}."""
@@ -455,7 +466,7 @@ def xml_strict_format(completions, reasoning_tag: str = "reasoning", answer_tag:
     return rewards
 
 
-@register("xml_soft_format")
+@register("xml_soft_format", role="format")
 def xml_soft_format(completions, reasoning_tag: str = "reasoning", answer_tag: str = "answer", **kwargs):
     """Pays 0.5 when the completion starts with one reasoning block followed (whitespace
     allowed) by one answer block; text after the answer is tolerated. Range {0, 0.5}."""
@@ -466,7 +477,7 @@ def xml_soft_format(completions, reasoning_tag: str = "reasoning", answer_tag: s
     return rewards
 
 
-@register("xml_count")
+@register("xml_count", role="format")
 def xml_count(completions, reasoning_tag: str = "reasoning", answer_tag: str = "answer", **kwargs):
     """Pays 0.125 for each newline-delimited tag seen exactly once, minus 0.001 per character
     after the closing answer tag (floored). Range [-0.5, 0.5]."""

@@ -27,7 +27,7 @@ from helpers.generation import (
 )
 from helpers.health import HealthArguments, HealthMonitor
 from helpers.training import StopOnNonFinite, load_tokenizer, resolve_checkpoint, set_model_init_kwargs, train_and_save
-from rewards import RewardArguments, configure_verification, get_reward_funcs
+from rewards import REWARD_ROLES, RewardArguments, configure_verification, get_reward_funcs
 
 logger = logging.getLogger("train_grpo")
 
@@ -141,7 +141,8 @@ def main(data_args: DataArguments, reward_args: RewardArguments, training_args: 
     checkpoint = resolve_checkpoint(training_args)
     health = health or HealthArguments()
     non_finite = StopOnNonFinite()
-    callbacks = [non_finite] + ([HealthMonitor(health)] if health.health_monitor else [])
+    roles = {name: REWARD_ROLES[name] for name in reward_args.reward_funcs if name in REWARD_ROLES}
+    callbacks = [non_finite] + ([HealthMonitor(health, roles)] if health.health_monitor else [])
     trainer = build_trainer(data_args, reward_args, training_args, model_args, callbacks, check_only)
     if trainer is None:
         return None

@@ -10,6 +10,7 @@ from conftest import REPO_ROOT
 
 from helpers.config import ConfigError, parse_config
 from helpers.health import HealthArguments, HealthMonitor
+from rewards import REWARD_ROLES
 
 
 def healthy(step: int) -> dict:
@@ -19,11 +20,15 @@ def healthy(step: int) -> dict:
             "rewards/accuracy/mean": 0.2 + 0.04 * step, "verify/timeouts": 0, "rewards/accuracy/errors": 0}
 
 
-def run(metrics: list[dict], window: int = 3) -> dict:
-    monitor = HealthMonitor(HealthArguments(health_window=window))
+R1_ROLES = {"accuracy": "correctness", "format": "format"}
+
+
+def run(metrics: list[dict], window: int = 3, roles=None, **thresholds) -> dict:
+    """The warnings (kind -> step) a monitor gives over these logged steps, the run's end included."""
+    monitor = HealthMonitor(HealthArguments(health_window=window, **thresholds), R1_ROLES if roles is None else roles)
     for step, logs in enumerate(metrics, start=1):
         monitor.check(logs, step)
-    return {kind: warning["step"] for kind, warning in monitor.warnings.items()}
+    return {w["kind"]: w["step"] for w in monitor.finish(len(metrics))}
 
 
 def test_a_learning_run_gets_no_warning():
@@ -35,21 +40,45 @@ def test_a_learning_run_gets_no_warning():
     ({"entropy": 0.01}, {"entropy_collapse": 3}),
     ({"completions/clipped_ratio": 0.8}, {"clipped": 3}),
 ])
-def test_a_condition_warns_once_after_holding_for_a_whole_window(change, fired):
+def test_a_condition_warns_once_it_held_at_two_judged_steps_in_a_row(change, fired):
+    """Judged from the second step (a window of two), warned at the second judgement in a row."""
     assert run([healthy(s) | change for s in range(1, 9)]) == fired
-    # one step out of the window's range resets it: never three in a row here
-    assert run([healthy(s) | (change if s % 3 else {}) for s in range(1, 9)]) == {}
+    # one bad step in three or four moves the window's mean, not past the threshold
+    assert run([healthy(s) | (change if s % 4 == 0 else {}) for s in range(1, 9)]) == {}
+
+
+def test_a_run_shorter_than_the_window_is_judged_on_the_steps_it_has():
+    """GRPO on a model that never writes the tags: 3 steps, every group without signal, window 5."""
+    dead = [healthy(s) | {"frac_reward_zero_std": 1.0, "reward": 0.0} for s in range(1, 4)]
+    assert run(dead, window=5) == {"no_signal": 3}
+    assert run(dead[:2], window=5) == {"no_signal": 2}  # at the run's end, one judgement is enough
 
 
 def test_format_up_while_accuracy_down_is_reward_hacking():
     metrics = [healthy(s) | {"rewards/format/mean": 0.3 + 0.1 * s, "rewards/accuracy/mean": 0.6 - 0.05 * s}
                for s in range(1, 9)]
-    assert run(metrics) == {"reward_hacking": 6}
+    assert run(metrics) == {"reward_hacking": 5}
 
 
-def test_a_reward_that_does_not_move_is_flat():
+def test_the_reward_roles_come_from_the_runs_rewards():
+    """gsm8k_xml.yaml's rewards: the same hacking pattern under their names is caught; without roles, not."""
+    metrics = [{"reward": 1.6 - 0.05 * s, "frac_reward_zero_std": 0.2, "entropy": 0.6,
+                "rewards/xml_strict_format/mean": 0.05 * s,
+                "rewards/xml_correctness/mean": 1.6 - 0.1 * s} for s in range(1, 9)]
+    roles = {name: REWARD_ROLES[name] for name in ("xml_correctness", "xml_strict_format", "xml_count")}
+    assert roles == {"xml_correctness": "correctness", "xml_strict_format": "format", "xml_count": "format"}
+    assert run(metrics, roles=roles) == {"reward_hacking": 5}
+    assert run(metrics, roles={}) == {}
+
+
+def test_a_reward_that_does_not_move_is_flat_unless_saturated_or_without_signal():
     metrics = [healthy(s) | {"reward": 0.4 + (0.002 if s % 2 else -0.002)} for s in range(1, 9)]
-    assert run(metrics) == {"reward_flat": 6}
+    assert run(metrics) == {"reward_flat": 5}
+    solved = [m | {"rewards/accuracy/mean": 0.95} for m in metrics]
+    assert run(solved) == {}  # a solved task, not a stuck one
+    # a noisy plateau (4 prompts: +-0.1 from step to step) is not evidence of flatness
+    noisy = [healthy(s) | {"reward": 0.4 + (0.1 if s % 3 else -0.15)} for s in range(1, 13)]
+    assert run(noisy, window=5) == {}
 
 
 def test_timeouts_and_reward_errors_warn_at_the_step_they_appear():
@@ -60,7 +89,8 @@ def test_timeouts_and_reward_errors_warn_at_the_step_they_appear():
 
 
 @pytest.mark.parametrize("flag,value", [("--health_window", "0"), ("--health_max_zero_std_share", "1.5"),
-                                        ("--health_min_entropy", "-1")])
+                                        ("--health_min_entropy", "-1"), ("--health_patience", "0"),
+                                        ("--health_z", "-2")])
 def test_bad_thresholds_are_config_errors_naming_the_key(flag, value):
     with pytest.raises(ConfigError, match=flag[2:] + ": "):
         parse_config((HealthArguments,), [flag, value])
@@ -69,7 +99,8 @@ def test_bad_thresholds_are_config_errors_naming_the_key(flag, value):
 @pytest.mark.slow
 def test_a_grpo_run_that_cannot_learn_is_told_why(tmp_path, smollm2_checkpoint):
     """The base model never writes the tags (accuracy and format are 0 for every completion) and
-    16 tokens cut every answer short: no signal, clipped, a flat reward; nothing else."""
+    16 tokens cut every answer short: no signal and clipped, judged from the second step, warned at the
+    third; the flat reward is no_signal's consequence, not a third warning."""
     output_dir = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, "train_grpo.py", "--config", "configs/demo_r1.yaml", "--model_name_or_path",
@@ -78,6 +109,6 @@ def test_a_grpo_run_that_cannot_learn_is_told_why(tmp_path, smollm2_checkpoint):
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     warnings = {w["kind"]: w["step"] for w in json.loads((output_dir / "health.json").read_text())}
-    assert warnings == {"no_signal": 2, "clipped": 2, "reward_flat": 4}
-    assert "training health: 3 warning(s)" in result.stderr
+    assert warnings == {"no_signal": 3, "clipped": 3}
+    assert "training health: 2 warning(s)" in result.stderr
     assert "GRPO learns nothing from such groups: raise temperature or num_generations" in result.stderr

@@ -27,7 +27,8 @@ def test_a_passing_run_leaves_no_files_under_the_temporary_root(tmp_path):
     temp_root.mkdir()
     for _ in range(2):  # the second run is where the first one's directories would pile up
         result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-c", str(REPO_ROOT / "pyproject.toml"),
-                                 "--rootdir", str(tmp_path), "-p", "no:cacheprovider", str(tmp_path / "test_writes.py")],
+                                 "--rootdir", str(tmp_path), "-p", "no:cacheprovider",
+                                 str(tmp_path / "test_writes.py")],
                                 cwd=tmp_path, env=os.environ | {"TMPDIR": str(temp_root)}, capture_output=True,
                                 text=True, timeout=120)
         assert result.returncode == 0, result.stdout[-2000:]
