@@ -11,7 +11,8 @@ Sources, chosen by `dataset_name` in the config:
     (set `dataset_format`, since a path does not say which schema it holds);
   * `arithmetic`: verifiable arithmetic word problems generated here in GSM8K's schema,
     seeded and deterministic, so the demo needs no download; every possible problem belongs to
-    `train` or `test` by a hash of its numbers (problem_split), so evaluation is held out by construction.
+    `train` or `test` by a hash of its kind and numbers (problem_split), so evaluation is held out
+    by construction.
 
 Rows whose gold answer cannot be extracted are dropped, counted and logged; a source, schema
 or template that cannot work is a ConfigError naming the key.

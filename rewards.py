@@ -46,21 +46,22 @@ _COMPARISONS = {">=": float.__ge__, ">": float.__gt__, "<=": float.__le__, "<": 
 
 
 # What a reward measures, for the training-health monitor (helpers/health.py): `correctness` (is the
-# answer right) or `format` (is it laid out as asked); rewards without a role are not read there.
-REWARD_ROLES: dict[str, str] = {}
+# answer right) or `format` (is it laid out as asked), with the reward's best value (its scale);
+# rewards without a role are not read there.
+REWARD_ROLES: dict[str, tuple[str, float]] = {}
 ROLES = ("correctness", "format")
 
 
-def register(name: str, role: str | None = None, **ranges: str):
-    """Add a reward under `name`, with its `role` (one of ROLES, or None); `ranges` bound its numeric
-    parameters, e.g. `max_len="> 0"`."""
+def register(name: str, role: str | None = None, best: float = 1.0, **ranges: str):
+    """Add a reward under `name`, with its `role` (one of ROLES, or None) and `best`, the most it pays;
+    `ranges` bound its numeric parameters, e.g. `max_len="> 0"`."""
     assert role in (None, *ROLES), role
 
     def add(func):
         REWARDS[name] = func
         PARAMETER_RANGES[name] = ranges
         if role is not None:
-            REWARD_ROLES[name] = role
+            REWARD_ROLES[name] = (role, best)
         return func
 
     return add
@@ -438,7 +439,7 @@ def _last_user_text(prompt) -> str:
 # (willccbb's GRPO demo: <reasoning>/<answer> format, exact-match correctness)
 
 
-@register("xml_correctness", role="correctness")
+@register("xml_correctness", role="correctness", best=2.0)
 def xml_correctness(completions, solution, answer_tag: str = "answer", **kwargs):
     """Pays 2.0 when the last answer block's text equals the gold exactly (after stripping
     whitespace), else 0.0. No math equivalence: "72.0" is wrong for 72. Range {0, 2}."""
@@ -446,14 +447,14 @@ def xml_correctness(completions, solution, answer_tag: str = "answer", **kwargs)
     return [2.0 if a is not None and a.strip() == str(gold).strip() else 0.0 for a, gold in zip(answers, solution)]
 
 
-@register("xml_int", role="format")
+@register("xml_int", role="format", best=0.5)
 def xml_int(completions, answer_tag: str = "answer", **kwargs):
     """Pays 0.5 when the last answer block holds a bare non-negative integer. Range {0, 0.5}."""
     answers = [last_tag_content(completion_text(c), answer_tag) for c in completions]
     return [0.5 if a is not None and a.strip().isdecimal() and a.strip().isascii() else 0.0 for a in answers]
 
 
-@register("xml_strict_format", role="format")
+@register("xml_strict_format", role="format", best=0.5)
 def xml_strict_format(completions, reasoning_tag: str = "reasoning", answer_tag: str = "answer", **kwargs):
     """Pays 0.5 for exactly `<reasoning>\\n...\\n</reasoning>\\n<answer>\\n...\\n</answer>` with an
     optional final newline and nothing else. Range {0, 0.5}."""
@@ -466,7 +467,7 @@ def xml_strict_format(completions, reasoning_tag: str = "reasoning", answer_tag:
     return rewards
 
 
-@register("xml_soft_format", role="format")
+@register("xml_soft_format", role="format", best=0.5)
 def xml_soft_format(completions, reasoning_tag: str = "reasoning", answer_tag: str = "answer", **kwargs):
     """Pays 0.5 when the completion starts with one reasoning block followed (whitespace
     allowed) by one answer block; text after the answer is tolerated. Range {0, 0.5}."""
@@ -477,7 +478,7 @@ def xml_soft_format(completions, reasoning_tag: str = "reasoning", answer_tag: s
     return rewards
 
 
-@register("xml_count", role="format")
+@register("xml_count", role="format", best=0.5)
 def xml_count(completions, reasoning_tag: str = "reasoning", answer_tag: str = "answer", **kwargs):
     """Pays 0.125 for each newline-delimited tag seen exactly once, minus 0.001 per character
     after the closing answer tag (floored). Range [-0.5, 0.5]."""

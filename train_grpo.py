@@ -4,7 +4,7 @@
     python train_grpo.py --config configs/demo_zero.yaml                   # SmolLM2-135M on CPU, a few minutes
     python train_grpo.py --config configs/zero.yaml --learning_rate 2e-6   # any key overrides the YAML
 
-The YAML holds four groups of keys, parsed by TRL's `TrlParser`: data (`data.DataArguments`),
+The YAML holds the keys of ARGUMENT_TYPES, parsed by TRL's `TrlParser`: data (`data.DataArguments`),
 rewards (`rewards.RewardArguments`), TRL's `GRPOConfig` and `ModelConfig`; the training-health
 monitor's thresholds (`helpers.health.HealthArguments`) keep their defaults unless set. Everything that can
 be wrong with a config is checked before the model loads; `--check_only true` stops there.
@@ -135,14 +135,18 @@ def build_trainer(data_args: DataArguments, reward_args: RewardArguments, traini
     return trainer
 
 
+def reward_roles(reward_args: RewardArguments) -> dict[str, tuple[str, float]]:
+    """The run's rewards that the health monitor reads, with their role and best value."""
+    return {name: REWARD_ROLES[name] for name in reward_args.reward_funcs if name in REWARD_ROLES}
+
+
 def main(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
          model_args: ModelConfig, check_only: bool = False,
          health: HealthArguments | None = None) -> GRPOTrainer | None:
     checkpoint = resolve_checkpoint(training_args)
     health = health or HealthArguments()
     non_finite = StopOnNonFinite()
-    roles = {name: REWARD_ROLES[name] for name in reward_args.reward_funcs if name in REWARD_ROLES}
-    callbacks = [non_finite] + ([HealthMonitor(health, roles)] if health.health_monitor else [])
+    callbacks = [non_finite] + ([HealthMonitor(health, reward_roles(reward_args))] if health.health_monitor else [])
     trainer = build_trainer(data_args, reward_args, training_args, model_args, callbacks, check_only)
     if trainer is None:
         return None

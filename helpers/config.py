@@ -117,6 +117,8 @@ def precision_summary(training_args) -> str:
     if training_args.bf16:
         why = f"{CPU_BF16_ENV}=1: bf16 whatever the CPU's flags" if override else "this CPU has AVX512-BF16/AMX"
         return f"precision: bf16 compute, fp32 weights ({why})"
+    if override:
+        return f"precision: fp32 compute (bf16: false; {CPU_BF16_ENV}=1 would allow bf16 here)"
     if cpu_supports_bf16():
         return "precision: fp32 compute (bf16: false); this CPU has AVX512-BF16/AMX, bf16 would be ~2x faster"
     if override is False:

@@ -112,13 +112,20 @@ class HFGenerator:
 
 def sequence_budget(model_path: str, prompt_sets: list[list[list[dict]]], max_new_tokens: int) -> int:
     """Tokens the longest sequence of a run can hold: its longest chat prompt plus the completion budget
-    (vLLM's `max_model_len`, so that no prompt or completion is cut for the engine's sake)."""
-    from transformers import AutoTokenizer
+    (vLLM's `max_model_len`, so that no prompt or completion is cut for the engine's sake), at most the
+    model's context (vLLM refuses more)."""
+    from transformers import AutoConfig, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     lengths = [len(tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=False))
                for prompts in prompt_sets for p in prompts]
-    return max(lengths, default=0) + max_new_tokens
+    budget = max(lengths, default=0) + max_new_tokens
+    context = getattr(AutoConfig.from_pretrained(model_path), "max_position_embeddings", None)
+    if context is not None and budget > context:
+        logger.warning("the longest prompt plus max_new_tokens (%d tokens) exceeds the model's context (%d): "
+                       "completions that long are cut at the context", budget, context)
+        return context
+    return budget
 
 
 class VLLMGenerator:

@@ -5,17 +5,20 @@ thresholds are the `health_*` keys below (`--health_monitor false` turns it off)
 A "window" is the last `health_window` logged steps (all of them early in a run). Per-step metrics
 of a small batch are noisy (4 prompts' accuracy moves 0.00-0.34 from step to step), so a window is
 judged by its mean, a change between two windows by its standard error, and a condition warns only
-once it has held at `health_patience` judged steps in a row, or at the run's last step. The warnings:
+once it has held at `health_patience` judged steps in a row (judging starts at a run's second step;
+a run too short for that many is judged on its last step). The warnings:
   no_signal        mean share of zero-std groups (`frac_reward_zero_std`) >= health_max_zero_std_share
   entropy_collapse mean token entropy < health_min_entropy
   clipped          mean share of completions cut at max_completion_length (`completions/clipped_ratio`)
                    > health_max_clipped_ratio
-  reward_hacking   a format reward rose and a correctness reward fell, each by more than
-                   health_z standard errors, last window vs the one before (the rewards' roles come
-                   from rewards.REWARD_ROLES, for the run's reward_funcs)
+  reward_hacking   the format rewards rose and the correctness rewards fell (each role's rewards
+                   averaged as shares of their best values), each by more than health_z standard
+                   errors, last window vs the one before (the roles come from rewards.REWARD_ROLES,
+                   for the run's reward_funcs)
   reward_flat      the total reward's change, last window vs the one before, lies within
                    ±health_min_reward_change with health_z standard errors to spare (so noise is not
-                   called flat); not while no_signal holds (its cause) or correctness is >= 0.9 (saturated)
+                   called flat); not while no_signal holds (its cause) or correctness is >= 0.9 of
+                   its best (saturated)
   verify_timeouts  math-verify timed out on some answer (`verify/timeouts` > 0): those score 0
   reward_errors    a reward function failed on a batch (`rewards/<name>/errors` > 0)
 At the end of training the monitor logs every warning with the step it fired at and writes them
@@ -57,9 +60,9 @@ class HealthArguments:
     """The training-health monitor's thresholds (helpers/health.py)."""
 
     health_monitor: bool = field(default=True, metadata={"help": "Warn when the run shows a known failure."})
-    health_window: int = field(default=5, metadata={"help": "Logged steps per window (fewer early in a run)."})
+    health_window: int = field(default=5, metadata={"help": "Logged steps per window (fewer early in a run), >= 2."})
     health_patience: int = field(default=2, metadata={
-        "help": "Judged steps in a row a condition must hold before it warns (at the run's last step, one)."})
+        "help": "Judged steps in a row a condition must hold before it warns (fewer in a run too short for it)."})
     health_z: float = field(default=2.0, metadata={
         "help": "Standard errors a change between two windows must exceed to count (reward_hacking, reward_flat)."})
     health_max_zero_std_share: float = field(default=0.5, metadata={
@@ -71,9 +74,10 @@ class HealthArguments:
         "help": "reward_flat: the change of the total reward's window mean that counts as moving."})
 
     def __post_init__(self):
-        for key in ("health_window", "health_patience"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"{key}: {getattr(self, key)}; allowed: an integer >= 1")
+        if self.health_window < 2:  # a window's mean and standard error need two steps
+            raise ConfigError(f"health_window: {self.health_window}; allowed: an integer >= 2")
+        if self.health_patience < 1:
+            raise ConfigError(f"health_patience: {self.health_patience}; allowed: an integer >= 1")
         for key in ("health_max_zero_std_share", "health_max_clipped_ratio"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"{key}: {getattr(self, key)} is out of range; allowed: 0.0 to 1.0")
@@ -96,9 +100,9 @@ def change(values: list[float], window: int) -> tuple[float, float] | None:
 class HealthMonitor(TrainerCallback):
     """Reads each training log, keeps the history, warns once per kind (see the module docstring).
 
-    `reward_roles` maps the run's reward names to their role (rewards.REWARD_ROLES)."""
+    `reward_roles` maps the run's reward names to their (role, best value) (rewards.REWARD_ROLES)."""
 
-    def __init__(self, args: HealthArguments, reward_roles: dict[str, str] | None = None):
+    def __init__(self, args: HealthArguments, reward_roles: dict[str, tuple[str, float]] | None = None):
         self.args = args
         self.roles = reward_roles or {}
         self.history: list[dict] = []
@@ -117,9 +121,10 @@ class HealthMonitor(TrainerCallback):
         return [entry[key] for entry in self.history if entry.get(key) is not None]
 
     def role_series(self, role: str) -> list[float]:
-        """Per step, the mean of the run's rewards with this role (steps that logged none are left out)."""
-        keys = [f"rewards/{name}/mean" for name, r in self.roles.items() if r == role]
-        steps = [[entry[k] for k in keys if entry.get(k) is not None] for entry in self.history]
+        """Per step, the mean of the run's rewards with this role, each as a share of its best value
+        (xml_correctness pays 2.0, accuracy 1.0); steps that logged none are left out."""
+        scales = {f"rewards/{name}/mean": best for name, (r, best) in self.roles.items() if r == role}
+        steps = [[entry[k] / best for k, best in scales.items() if entry.get(k) is not None] for entry in self.history]
         return [statistics.fmean(values) for values in steps if values]
 
     def window_mean(self, key: str) -> float | None:
@@ -172,9 +177,11 @@ class HealthMonitor(TrainerCallback):
             self._warn("reward_errors", step, f"reward errors {errors}")
 
     def finish(self, step: int) -> list[dict]:
-        """The end of the run: what holds at its last step warns, however short the streak; every warning."""
-        for kind, detail in self.holding.items():
-            self._warn(kind, step, detail)
+        """The end of the run, and every warning. A run too short for `health_patience` judgements
+        (judging starts at its second step) is judged on its last step alone."""
+        if len(self.history) - 1 < self.args.health_patience:
+            for kind, detail in self.holding.items():
+                self._warn(kind, step, detail)
         return [{"kind": kind, **warning} for kind, warning in self.warnings.items()]
 
     def on_log(self, args, state, control, logs=None, **kwargs):

@@ -20,6 +20,7 @@ outputs/bench/learning.png (accuracy vs GRPO step and vs wall time).
 import argparse
 import json
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,31 +46,41 @@ def run(command: list[str]) -> None:
     subprocess.run(command, cwd=REPO_ROOT, check=True)
 
 
-def cached(command: list[str], record: Path) -> bool:
-    """Whether `record` holds the result of exactly this command (a rerun with other arguments redoes it)."""
-    return record.exists() and json.loads(record.read_text()).get("command") == command
+def cached(key: dict, record: Path) -> bool:
+    """Whether `record` holds the result of exactly this stage: the same command, run on the same
+    upstream results (a rerun with other arguments, or after an upstream stage was redone, redoes it)."""
+    return record.exists() and json.loads(record.read_text())["key"] == key
 
 
-def train(command: list[str], output_dir: Path) -> float:
-    """Run a training command and return its wall time; a rerun of the same command reuses the finished run."""
-    command = command + ["--output_dir", str(output_dir)]
+def upstream(record: Path | None) -> dict | None:
+    """The record of the stage whose output a command reads (its key and when it finished)."""
+    return json.loads(record.read_text()) if record is not None else None
+
+
+def train(command: list[str], output_dir: Path, after: Path | None = None) -> float:
+    """Run a training command (reading the output of the stage recorded in `after`) and return its wall
+    time; a rerun of the same stage reuses the finished run, any other starts from an empty folder."""
+    key = {"command": command + ["--output_dir", str(output_dir)], "after": upstream(after)}
     record = output_dir / "bench_run.json"
-    if not cached(command, record):
+    if not cached(key, record):
+        shutil.rmtree(output_dir, ignore_errors=True)  # no checkpoint of an earlier run may join the curve
         start = time.monotonic()
-        run(command)
-        record.write_text(json.dumps({"command": command, "seconds": round(time.monotonic() - start, 1)}))
+        run(key["command"])
+        record.write_text(json.dumps({"key": key, "seconds": round(time.monotonic() - start, 1)}))
     return json.loads(record.read_text())["seconds"]
 
 
-def evaluate(model: Path | str, output: Path, problems: int, backend: str) -> dict:
-    """Greedy scores per benchmark, with the per-problem verdicts for paired comparisons."""
+def evaluate(model: Path | str, output: Path, problems: int, backend: str, after: Path | None = None) -> dict:
+    """Greedy scores per benchmark, with the per-problem verdicts for paired comparisons (`after`: the
+    record of the run that made the model)."""
     command = [sys.executable, "scripts/evaluate.py", "--model", str(model), "--benchmarks", *BENCHMARKS, "--limit",
                str(problems), "--k", "1", "--max_new_tokens", "96", "--lenient", "false", "--backend", backend,
                "--output", str(output)]
-    record = output.with_suffix(".command.json")
-    if not cached(command, record):
+    key = {"command": command, "after": upstream(after)}
+    record = output.with_suffix(".record.json")
+    if not cached(key, record):
         run(command)
-        record.write_text(json.dumps({"command": command}))
+        record.write_text(json.dumps({"key": key}))
     result = json.loads(output.read_text())
     return {name: result["benchmarks"][name] | {"correct": [e["correct"] for e in result["greedy_completions"][name]]}
             for name in BENCHMARKS}
@@ -105,22 +116,23 @@ def main(args) -> dict:
     engine = args.engine if args.engine != "auto" else "vllm" if vllm_is_faster_here() else "hf"  # as the demo
     results = {"settings": {k: str(v) for k, v in vars(args).items()} | {"engine": engine}, "seconds": {}, "grpo": {}}
 
-    def scores(model, name):
-        return evaluate(model, out / "eval" / f"{name}.json", args.eval_problems, engine)
+    def scores(model, name, run_dir=None):
+        after = run_dir / "bench_run.json" if run_dir is not None else None
+        return evaluate(model, out / "eval" / f"{name}.json", args.eval_problems, engine, after)
 
     results["base"] = scores(BASE_MODEL, "base")
     sft_dir = out / "sft"
     results["seconds"]["sft"] = train([sys.executable, "train_sft.py", "--config", "configs/demo_sft.yaml",
                                        *shlex.split(args.sft_args)], sft_dir)
     sft_steps = json.loads((sft_dir / "trainer_state.json").read_text())["global_step"]
-    results["sft"] = scores(sft_dir, "sft")
+    results["sft"] = scores(sft_dir, "sft", sft_dir)
 
     for seed in args.seeds:
         run_dir = out / f"grpo-seed{seed}"
         seconds = train([sys.executable, "train_grpo.py", "--config", "configs/demo_r1.yaml", "--model_name_or_path",
                          str(sft_dir), "--seed", str(seed), *(["--use_vllm", "true"] if engine == "vllm" else []),
                          *shlex.split(args.grpo_args), "--save_strategy", "steps", "--save_steps", str(args.eval_every),
-                         "--save_only_model", "true"], run_dir)
+                         "--save_only_model", "true"], run_dir, after=sft_dir / "bench_run.json")
         results["seconds"][f"grpo-seed{seed}"] = seconds
         step_times = grpo_seconds_per_step(run_dir)
         curve = [{"step": 0, "wall_s": results["seconds"]["sft"], **results["sft"]}]
@@ -130,7 +142,7 @@ def main(args) -> dict:
             # GRPO's wall time: engine and model start-up spread evenly over its steps, so that the
             # last point's time is what the whole run took.
             wall = results["seconds"]["sft"] + seconds * sum(step_times[:step]) / sum(step_times)
-            curve.append({"step": step, "wall_s": wall, **scores(checkpoint, f"grpo-seed{seed}-step{step}")})
+            curve.append({"step": step, "wall_s": wall, **scores(checkpoint, f"grpo-seed{seed}-step{step}", run_dir)})
         results["grpo"][seed] = {"curve": curve, "final": curve[-1] | {"paired": paired(results["sft"], curve[-1])}}
 
     # Baseline: SFT alone for as long as SFT + GRPO took (mean over the seeds), on fresh problems. Its
@@ -143,7 +155,7 @@ def main(args) -> dict:
     results["seconds"]["sft_same_time"] = train(
         [sys.executable, "train_sft.py", "--config", "configs/demo_sft.yaml", *shlex.split(args.sft_args),
          "--max_steps", str(longer_steps), "--arithmetic_size", str(longer_steps * 8)], longer_dir)
-    results["sft_same_time"] = scores(longer_dir, f"sft-{longer_steps}steps")
+    results["sft_same_time"] = scores(longer_dir, f"sft-{longer_steps}steps", longer_dir)
     results["sft_same_time"] |= {"steps": longer_steps, "paired": paired(results["sft"], results["sft_same_time"])}
 
     results["grpo_gain"] = {}

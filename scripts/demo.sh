@@ -8,8 +8,9 @@
 #      plot the reward curves. The final model is outputs/demo/.
 # Extra arguments go to the GRPO stage, e.g. `bash scripts/demo.sh --max_steps 30`.
 # Environment: OUT (default outputs/demo), EVAL_PROBLEMS (default 100), SFT_ARGS (extra
-# train_sft.py arguments). A finished SFT stage is reused (delete $OUT/sft to redo it); GRPO
-# and its evaluation always run. Both stages' configs, with these arguments, are checked before
+# train_sft.py arguments). A finished SFT stage and the base/SFT evaluations are reused while the
+# problems, configs and these settings are unchanged (delete $OUT/sft to redo SFT); GRPO and its
+# evaluation always run. Both stages' configs, with these arguments, are checked before
 # the first evaluation starts, so a mistake costs seconds; then the precision and an estimate of
 # the run's duration on this CPU are printed.
 set -euo pipefail
@@ -35,8 +36,16 @@ python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SF
 # The GRPO stage starts from the SFT model, which does not exist yet: check it with the base model.
 python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$BASE" --output_dir "$OUT" "${GRPO_ENGINE[@]}" "$@" --check_only true
 echo "generation engine for GRPO and evaluation: $ENGINE"
-python scripts/demo_estimate.py "${GRPO_ENGINE[@]}" "$@"
+# What the reused stages (the base and SFT evaluations, the SFT model) were made from: redo them when
+# the problems, the SFT config, the scoring or these settings changed since.
+INPUTS="$(cat data.py rewards.py scripts/evaluate.py configs/demo_sft.yaml configs/prompts.yaml | sha1sum | cut -c1-16) eval=${EVAL_PROBLEMS:-100} engine=$EVAL_ENGINE sft=${SFT_ARGS:-}"
+if [ -f "$OUT/inputs.txt" ] && [ "$(cat "$OUT/inputs.txt")" != "$INPUTS" ] || { [ ! -f "$OUT/inputs.txt" ] && [ -d "$OUT/eval" ]; }; then
+  echo "=== $OUT was made from other problems, configs or settings: redoing its evaluations and SFT"
+  rm -rf "$OUT/eval" "$OUT/sft"
+fi
 mkdir -p "$OUT/eval"
+echo "$INPUTS" > "$OUT/inputs.txt"
+python scripts/demo_estimate.py "${GRPO_ENGINE[@]}" "$@"
 
 evaluate() {  # evaluate <stage> <model>
   echo "=== evaluate $1 ($2) on ${EVAL_PROBLEMS:-100} held-out problems, in two wordings"

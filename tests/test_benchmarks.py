@@ -44,7 +44,7 @@ def test_bench_grpo_step_tiny_on_cpu(tmp_path):
 def test_bench_learning_curve_and_baseline_at_small_scale(tmp_path, smollm2_checkpoint):
     out = tmp_path / "learning.json"
     run("scripts/bench_learning.py", "--seeds", "1", "2", "--eval_problems", "4", "--eval_every", "1", "--engine", "hf",
-        "--sft_args", "--max_steps 1", "--grpo_args",
+        "--sft_args", "--max_steps 2", "--grpo_args",
         "--max_steps 2 --per_device_train_batch_size 8 --num_generations 4 --max_completion_length 16",
         "--out", str(tmp_path / "runs"), "--json", str(out), "--png", str(tmp_path / "learning.png"))
     results = json.loads(out.read_text())
@@ -64,18 +64,20 @@ def test_bench_learning_curve_and_baseline_at_small_scale(tmp_path, smollm2_chec
             final["arithmetic"]["pass@1"] - sft["arithmetic"]["pass@1"])
     # The SFT-only baseline trains as long as SFT + GRPO did: SFT's start-up once, then its price per step.
     grpo_mean = (seconds["grpo-seed1"] + seconds["grpo-seed2"]) / 2
-    runtime = sft_runtime(tmp_path / "runs" / "sft")
+    runtime = sft_runtime(tmp_path / "runs" / "sft")  # 2 steps
     startup = seconds["sft"] - runtime
     assert 0 < startup < seconds["sft"]
-    assert results["sft_same_time"]["steps"] == round((seconds["sft"] + grpo_mean - startup) / runtime) > 1
+    assert results["sft_same_time"]["steps"] == round((seconds["sft"] + grpo_mean - startup) / (runtime / 2)) > 2
 
 
 def test_bench_learning_redoes_a_stage_whose_command_changed_and_pairs_only_equal_problem_lists(tmp_path):
-    record = tmp_path / "run.command.json"
-    record.write_text(json.dumps({"command": ["evaluate.py", "--limit", "100"]}))
-    assert cached(["evaluate.py", "--limit", "100"], record)
-    assert not cached(["evaluate.py", "--limit", "20"], record)
-    assert not cached(["evaluate.py", "--limit", "100"], tmp_path / "missing.json")
+    record = tmp_path / "run.record.json"
+    key = {"command": ["evaluate.py", "--limit", "100"], "after": {"key": "the SFT run", "seconds": 30.0}}
+    record.write_text(json.dumps({"key": key}))
+    assert cached(key, record)
+    assert not cached(key | {"command": ["evaluate.py", "--limit", "20"]}, record)
+    assert not cached(key | {"after": {"key": "the SFT run", "seconds": 31.0}}, record)  # SFT was redone
+    assert not cached(key, tmp_path / "missing.json")
     scores = {name: {"correct": [True, False, False]} for name in ("arithmetic", "arithmetic_reworded")}
     assert paired(scores, {name: {"correct": [False, True, True]} for name in scores})["arithmetic"] == {
         "fixed": 2, "broken": 1}

@@ -144,6 +144,20 @@ def test_no_training_seed_can_produce_a_problem_of_the_evaluation_sets():
             assert keys.get("dataset_train_split", DataArguments().dataset_train_split) == "train", config
 
 
+def numbers_in_question(question: str) -> tuple:
+    """A generator-worded problem as its kind and numbers, read off the text (not data.problem_key):
+    numbers whose order does not change the answer sorted, the way a memorising model would see them."""
+    kind = next(k for k, (t,) in data.ARITHMETIC_WORDINGS["generator"].items() if question.endswith(t.split("}")[-1]))
+    numbers = [int(n) for n in re.findall(r"\d+", question)]
+    return (kind, *sorted(numbers[:2]), *numbers[2:]) if kind != "share" else (kind, *numbers)
+
+
+def test_evaluation_problems_read_off_their_text_never_occur_in_training():
+    train = {numbers_in_question(q) for seed in range(5) for q in data.arithmetic_problems(2000, seed=seed)["question"]}
+    test = {numbers_in_question(q) for q in data.arithmetic_problems(200, seed=1000, split="test")["question"]}
+    assert len(test) > 150 and not train & test
+
+
 def test_each_kind_has_hundreds_of_evaluation_problems_and_both_splits_are_drawn_from():
     for kind in data.ARITHMETIC_KINDS:
         test = set(data.arithmetic_problems(4000, seed=5, kinds=[kind], split="test")["key"])

@@ -42,9 +42,13 @@ def test_a_checkpoints_generation_config_does_not_change_evaluation(smollm2_chec
 
 
 def test_vllm_on_cpu_gets_a_fixed_kv_cache_unless_the_user_sized_it(monkeypatch):
+    import torch
+
     from helpers.generation import CPU_KV_CACHE_GIB, default_cpu_kv_cache
 
-    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a CPU-only machine
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "")
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE")  # restored (to unset) after the test
     default_cpu_kv_cache()
     assert os.environ["VLLM_CPU_KVCACHE_SPACE"] == str(CPU_KV_CACHE_GIB)
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "3")
@@ -53,7 +57,8 @@ def test_vllm_on_cpu_gets_a_fixed_kv_cache_unless_the_user_sized_it(monkeypatch)
 
 
 def test_the_sequence_budget_is_the_longest_prompt_plus_the_completion_budget(smollm2_checkpoint):
-    """vLLM's max_model_len, so a long-reasoning evaluation (8k new tokens) is not cut at a fixed 4096."""
+    """vLLM's max_model_len, so a long-reasoning evaluation is not cut at a fixed 4096; never more than
+    the model's context (SmolLM2: 8192), which vLLM would refuse."""
     from transformers import AutoTokenizer
 
     from helpers.generation import sequence_budget
@@ -61,4 +66,5 @@ def test_the_sequence_budget_is_the_longest_prompt_plus_the_completion_budget(sm
     short, long = TEMPLATE.messages("What is 2 + 3?"), TEMPLATE.messages("What is 2 + 3? " * 200)
     tokens = len(AutoTokenizer.from_pretrained(smollm2_checkpoint).apply_chat_template(
         long, add_generation_prompt=True, tokenize=True, return_dict=False))
-    assert sequence_budget(str(smollm2_checkpoint), [[short], [long, short]], 8192) == tokens + 8192 > 4096 + 1000
+    assert sequence_budget(str(smollm2_checkpoint), [[short], [long, short]], 4000) == tokens + 4000 > 4096 + 1000
+    assert sequence_budget(str(smollm2_checkpoint), [[long]], 10_000) == 8192

@@ -1,5 +1,6 @@
-"""helpers/health.py: each warning fires once, at the step its condition first holds for a window,
-and a run without those patterns gets none; a real GRPO run that cannot learn is told why."""
+"""helpers/health.py: each warning fires once, when its condition has held at two judged steps in a row;
+a run without those patterns gets none, and so do the noisy metrics of a real healthy run; real runs that
+cannot learn are told why."""
 
 import json
 import subprocess
@@ -8,9 +9,9 @@ import sys
 import pytest
 from conftest import FIXTURES, REPO_ROOT
 
+import train_grpo
 from helpers.config import ConfigError, parse_config
 from helpers.health import HealthArguments, HealthMonitor
-from rewards import REWARD_ROLES
 
 
 def healthy(step: int) -> dict:
@@ -20,7 +21,7 @@ def healthy(step: int) -> dict:
             "rewards/accuracy/mean": 0.2 + 0.04 * step, "verify/timeouts": 0, "rewards/accuracy/errors": 0}
 
 
-R1_ROLES = {"accuracy": "correctness", "format": "format"}
+R1_ROLES = {"accuracy": ("correctness", 1.0), "format": ("format", 1.0)}
 
 
 def run(metrics: list[dict], window: int = 3, roles=None, **thresholds) -> dict:
@@ -51,7 +52,10 @@ def test_a_run_shorter_than_the_window_is_judged_on_the_steps_it_has():
     """GRPO on a model that never writes the tags: 3 steps, every group without signal, window 5."""
     dead = [healthy(s) | {"frac_reward_zero_std": 1.0, "reward": 0.0} for s in range(1, 4)]
     assert run(dead, window=5) == {"no_signal": 3}
-    assert run(dead[:2], window=5) == {"no_signal": 2}  # at the run's end, one judgement is enough
+    assert run(dead[:2], window=5) == {"no_signal": 2}  # too short for two judgements: its last one counts
+    # a long run's last step alone is not enough
+    late = [healthy(s) | ({"frac_reward_zero_std": 1.0} if s == 12 else {}) for s in range(1, 13)]
+    assert run(late, window=2) == {}
 
 
 def test_format_up_while_accuracy_down_is_reward_hacking():
@@ -65,8 +69,10 @@ def test_the_reward_roles_come_from_the_runs_rewards():
     metrics = [{"reward": 1.6 - 0.05 * s, "frac_reward_zero_std": 0.2, "entropy": 0.6,
                 "rewards/xml_strict_format/mean": 0.05 * s,
                 "rewards/xml_correctness/mean": 1.6 - 0.1 * s} for s in range(1, 9)]
-    roles = {name: REWARD_ROLES[name] for name in ("xml_correctness", "xml_strict_format", "xml_count")}
-    assert roles == {"xml_correctness": "correctness", "xml_strict_format": "format", "xml_count": "format"}
+    _, reward_args, *_ = parse_config(train_grpo.ARGUMENT_TYPES, ["--config", str(REPO_ROOT / "configs" /
+                                                                  "gsm8k_xml.yaml"), "--use_cpu", "true"])
+    roles = train_grpo.reward_roles(reward_args)  # what train_grpo.main gives the monitor
+    assert roles["xml_correctness"] == ("correctness", 2.0) and roles["xml_strict_format"] == ("format", 0.5)
     assert run(metrics, roles=roles) == {"reward_hacking": 5}
     assert run(metrics, roles={}) == {}
 
@@ -76,6 +82,8 @@ def test_a_reward_that_does_not_move_is_flat_unless_saturated_or_without_signal(
     assert run(metrics) == {"reward_flat": 5}
     solved = [m | {"rewards/accuracy/mean": 0.95} for m in metrics]
     assert run(solved) == {}  # a solved task, not a stuck one
+    half_solved = [m | {"rewards/accuracy/mean": 0.95} for m in metrics]  # of a reward that pays 2.0
+    assert run(half_solved, roles={"accuracy": ("correctness", 2.0)}) == {"reward_flat": 5}
     # a noisy plateau (4 prompts: +-0.1 from step to step) is not evidence of flatness
     noisy = [healthy(s) | {"reward": 0.4 + (0.1 if s % 3 else -0.15)} for s in range(1, 13)]
     assert run(noisy, window=5) == {}
@@ -88,7 +96,7 @@ def test_timeouts_and_reward_errors_warn_at_the_step_they_appear():
     assert run(metrics) == {"verify_timeouts": 2, "reward_errors": 4}
 
 
-@pytest.mark.parametrize("flag,value", [("--health_window", "0"), ("--health_max_zero_std_share", "1.5"),
+@pytest.mark.parametrize("flag,value", [("--health_window", "1"), ("--health_max_zero_std_share", "1.5"),
                                         ("--health_min_entropy", "-1"), ("--health_patience", "0"),
                                         ("--health_z", "-2")])
 def test_bad_thresholds_are_config_errors_naming_the_key(flag, value):
@@ -133,6 +141,7 @@ def test_the_demos_healthy_run_gets_no_warning():
     steps = recorded("demo_seed42")
     assert len(steps) == 15 and max(s["rewards/accuracy/mean"] for s in steps) < 0.1  # noise, not a trend
     assert replay(steps) == {}
+    assert replay(recorded("demo_as_shipped")) == {}  # the demo's run on the train/test split
 
 
 def test_grpo_after_a_converged_cold_start_is_told_it_has_nothing_to_learn():
@@ -143,3 +152,11 @@ def test_grpo_after_a_converged_cold_start_is_told_it_has_nothing_to_learn():
     warnings = replay(steps)
     assert {"entropy_collapse", "no_signal"} & set(warnings) and "reward_hacking" not in warnings
     assert min(warnings.values()) <= 3  # told early, not after the run
+
+
+def test_grpo_on_the_base_model_shorter_than_the_window_is_judged():
+    """4 steps, every group without signal at every step: the previous monitor ended with `no warnings
+    over 4 logged steps` (its window of 5 never filled)."""
+    steps = recorded("base_model_4_steps")
+    assert len(steps) == 4 and all(s["frac_reward_zero_std"] == 1.0 for s in steps)
+    assert replay(steps) == {"no_signal": 3, "clipped": 3}

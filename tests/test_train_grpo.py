@@ -8,15 +8,12 @@ import time
 
 import pytest
 from conftest import REPO_ROOT, SHARED_DATA
-from trl import GRPOConfig, ModelConfig
+from trl import GRPOConfig
 
 import train_grpo
-from data import DataArguments
 from helpers.config import ConfigError, parse_config
-from rewards import RewardArguments
 
 CONFIGS = REPO_ROOT / "configs"
-TYPES = (DataArguments, RewardArguments, GRPOConfig, ModelConfig)
 
 
 @pytest.fixture
@@ -29,8 +26,9 @@ def no_model_loading(monkeypatch):
 
 
 def start(tmp_path, *overrides, config="demo_zero.yaml", check_only=False):
-    args = parse_config(TYPES, ["--config", str(CONFIGS / config), "--output_dir", str(tmp_path), *overrides])
-    return train_grpo.main(*args, check_only=check_only)
+    *args, _, health = parse_config(train_grpo.ARGUMENT_TYPES,
+                                    ["--config", str(CONFIGS / config), "--output_dir", str(tmp_path), *overrides])
+    return train_grpo.main(*args, check_only=check_only, health=health)
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -97,9 +95,10 @@ def test_check_only_checks_everything_and_stops_before_the_model_loads(tmp_path,
 @pytest.mark.parametrize("config", ["zero.yaml", "gsm8k_xml.yaml", "r1.yaml", "rl_final.yaml", "smollm2_gsm8k.yaml",
                                     "demo_zero.yaml", "demo_r1.yaml"])
 def test_every_grpo_config_is_valid_once_pointed_at_this_machine(tmp_path, config):
-    """The GPU recipes parse and pass every check; only the hardware flags change on CPU."""
-    args = parse_config(TYPES, ["--config", str(CONFIGS / config), "--output_dir", str(tmp_path),
-                                "--bf16", "false", "--use_vllm", "false"])
+    """The GPU recipes parse (with train_grpo.py's own argument types) and pass every check; only the
+    hardware flags change on CPU."""
+    *args, _, _ = parse_config(train_grpo.ARGUMENT_TYPES, ["--config", str(CONFIGS / config), "--output_dir",
+                                                           str(tmp_path), "--bf16", "false", "--use_vllm", "false"])
     data_args, reward_args, training_args, model_args = args
     train_grpo.check_config(*args)
     assert len(training_args.reward_weights) == len(reward_args.reward_funcs)

@@ -38,8 +38,8 @@ def test_long_traces_are_dropped_and_counted(smollm2_checkpoint, caplog):
 
 @pytest.mark.parametrize("config", ["sft.yaml", "sft_round2.yaml", "demo_sft.yaml"])
 def test_sft_configs_parse(tmp_path, config):
-    data_args, training_args, model_args = parse_config(
-        (DataArguments, SFTConfig, ModelConfig), ["--config", str(REPO_ROOT / "configs" / config), "--bf16", "false"])
+    data_args, training_args, model_args, _ = parse_config(
+        train_sft.ARGUMENT_TYPES, ["--config", str(REPO_ROOT / "configs" / config), "--bf16", "false"])
     assert data_args.prompt_template == "r1_zero" and training_args.max_length > 0
 
 

@@ -68,8 +68,8 @@ def test_grpo_with_colocated_vllm_generates_with_the_updated_weights(tmp_path, s
         env={k: v for k, v in os.environ.items() if k != "VLLM_CPU_KVCACHE_SPACE"})
     assert result.returncode == 0, result.stderr[-3000:]
     tokens = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))[7:])
-    # a fixed KV cache, not TRL's memory share read as 30 % of the machine's RAM
-    assert tokens["kv_cache_bytes"] == CPU_KV_CACHE_GIB * 1024**3
+    if installed_vllm() == "cpu":  # a fixed KV cache, not TRL's memory share read as 30 % of the machine's RAM
+        assert tokens["kv_cache_bytes"] == CPU_KV_CACHE_GIB * 1024**3
     assert tokens["trained"] != tokens["initial"], "the update left the greedy answer as it was: nothing to check"
     assert tokens["engine"] == tokens["trained"]
 
