@@ -71,7 +71,13 @@ def test_grpo_with_colocated_vllm_generates_with_the_updated_weights(tmp_path, s
     if installed_vllm() == "cpu":  # a fixed KV cache, not TRL's memory share read as 30 % of the machine's RAM
         assert tokens["kv_cache_bytes"] == CPU_KV_CACHE_GIB * 1024**3
     assert tokens["trained"] != tokens["initial"], "the update left the greedy answer as it was: nothing to check"
-    assert tokens["engine"] == tokens["trained"]
+    # The engine answers as the trained model does, up to a near-tie: training moves probability from
+    # one token to another, and where two are nearly equal the engines, whose log-probs differ by ~0.03
+    # nats (TRL's sampling_logp_difference, bounded below), may pick either (measured in fp32 on an AMX
+    # CPU: they parted at a token the trained model preferred by 0.042 nats). A stale engine answers
+    # as the loaded model.
+    assert tokens["engine"] != tokens["initial"]
+    assert tokens["engine"] == tokens["trained"] or tokens["tie_margin"] < 0.1, tokens
 
     history = json.loads((output_dir / "checkpoint-2" / "trainer_state.json").read_text())["log_history"]
     steps = [entry for entry in history if "loss" in entry]

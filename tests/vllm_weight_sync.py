@@ -16,6 +16,16 @@ from helpers.config import parse_config
 NEW_TOKENS = 24
 
 
+def tie_margin(model, prompt_ids: list[int], engine: list[int], trained: list[int]) -> float:
+    """Where the engine's greedy answer first differs from the trained model's: how much more log-prob
+    the trained model gives its own token than the engine's (0.0 when they never differ)."""
+    at = next((i for i, (a, b) in enumerate(zip(engine, trained)) if a != b), None)
+    if at is None:
+        return 0.0
+    logits = model(torch.tensor([prompt_ids + trained[:at]])).logits[0, -1].float().log_softmax(-1)
+    return (logits[trained[at]] - logits[engine[at]]).item()
+
+
 def greedy_tokens(model, prompt_ids: list[int]) -> list[int]:
     out = model.generate(torch.tensor([prompt_ids]), max_new_tokens=NEW_TOKENS, do_sample=False,
                          repetition_penalty=1.0, pad_token_id=model.config.eos_token_id)
@@ -36,7 +46,8 @@ if __name__ == "__main__":
         use_tqdm=False)[0].outputs[0].token_ids
     with torch.no_grad():
         trained = greedy_tokens(trainer.model.eval(), prompt)
+        margin = tie_margin(trainer.model, prompt, list(engine), trained)
         initial = greedy_tokens(AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path).eval(), prompt)
     kv_cache_bytes = trainer.vllm_generation.llm.llm_engine.vllm_config.cache_config.kv_cache_memory_bytes
     print("RESULT " + json.dumps({"engine": list(engine), "trained": trained, "initial": initial,
-                                  "kv_cache_bytes": kv_cache_bytes}))
+                                  "tie_margin": margin, "kv_cache_bytes": kv_cache_bytes}))
