@@ -165,16 +165,18 @@ def vllm_missing_reason() -> str:
     return ""
 
 
-def make_generator(model_path: str, backend: str = "auto", max_model_len: int | None = None):
-    """`backend`: auto (vLLM where it is usable and faster, `vllm_is_faster_here`), vllm or hf;
-    `max_model_len`: the longest sequence vLLM must hold (sequence_budget)."""
+def make_generator(model_path: str, backend: str = "auto", prompt_sets: list[list[list[dict]]] = (),
+                   max_new_tokens: int = 0):
+    """`backend`: auto (vLLM where it is usable and faster, `vllm_is_faster_here`), vllm or hf. vLLM
+    is sized for the run's prompts and completion budget (sequence_budget; the model's context without)."""
     if backend not in ("auto", "vllm", "hf"):
         raise ConfigError(f"backend: unknown '{backend}'; allowed: ['auto', 'hf', 'vllm']")
     if backend == "vllm" and not vllm_usable():
         raise ConfigError(f"backend: vllm, but {vllm_missing_reason()}; or use --backend hf")
     if backend == "vllm" or (backend == "auto" and vllm_is_faster_here()):
         logger.info("generating with vLLM (%s build)", installed_vllm())
-        return VLLMGenerator(model_path, max_model_len)
+        budget = sequence_budget(model_path, prompt_sets, max_new_tokens) if prompt_sets else None
+        return VLLMGenerator(model_path, budget)
     logger.info("generating with transformers on %s", "cuda" if torch.cuda.is_available() else "cpu")
     return HFGenerator(model_path)
 

@@ -52,35 +52,33 @@ def cached(key: dict, record: Path) -> bool:
     return record.exists() and json.loads(record.read_text())["key"] == key
 
 
-def upstream(record: Path | None) -> dict | None:
-    """The record of the stage whose output a command reads (its key and when it finished)."""
-    return json.loads(record.read_text()) if record is not None else None
+def run_stage(command: list[str], record: Path, after: Path | None = None, clear: Path | None = None) -> dict:
+    """Run a stage once: its record (key and wall seconds), reused while the command and the record
+    `after` of the stage it reads are unchanged; `clear`: a folder emptied before a rerun."""
+    key = {"command": command, "after": json.loads(after.read_text()) if after is not None else None}
+    if not cached(key, record):
+        if clear is not None:
+            shutil.rmtree(clear, ignore_errors=True)  # no checkpoint of an earlier run may join the curve
+        start = time.monotonic()
+        run(command)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"key": key, "seconds": round(time.monotonic() - start, 1)}))
+    return json.loads(record.read_text())
 
 
 def train(command: list[str], output_dir: Path, after: Path | None = None) -> float:
     """Run a training command (reading the output of the stage recorded in `after`) and return its wall
     time; a rerun of the same stage reuses the finished run, any other starts from an empty folder."""
-    key = {"command": command + ["--output_dir", str(output_dir)], "after": upstream(after)}
-    record = output_dir / "bench_run.json"
-    if not cached(key, record):
-        shutil.rmtree(output_dir, ignore_errors=True)  # no checkpoint of an earlier run may join the curve
-        start = time.monotonic()
-        run(key["command"])
-        record.write_text(json.dumps({"key": key, "seconds": round(time.monotonic() - start, 1)}))
-    return json.loads(record.read_text())["seconds"]
+    command = command + ["--output_dir", str(output_dir)]
+    return run_stage(command, output_dir / "bench_run.json", after, clear=output_dir)["seconds"]
 
 
 def evaluate(model: Path | str, output: Path, problems: int, backend: str, after: Path | None = None) -> dict:
     """Greedy scores per benchmark, with the per-problem verdicts for paired comparisons (`after`: the
     record of the run that made the model)."""
-    command = [sys.executable, "scripts/evaluate.py", "--model", str(model), "--benchmarks", *BENCHMARKS, "--limit",
+    run_stage([sys.executable, "scripts/evaluate.py", "--model", str(model), "--benchmarks", *BENCHMARKS, "--limit",
                str(problems), "--k", "1", "--max_new_tokens", "96", "--lenient", "false", "--backend", backend,
-               "--output", str(output)]
-    key = {"command": command, "after": upstream(after)}
-    record = output.with_suffix(".record.json")
-    if not cached(key, record):
-        run(command)
-        record.write_text(json.dumps({"key": key}))
+               "--output", str(output)], output.with_suffix(".record.json"), after)
     result = json.loads(output.read_text())
     return {name: result["benchmarks"][name] | {"correct": [e["correct"] for e in result["greedy_completions"][name]]}
             for name in BENCHMARKS}
@@ -98,16 +96,18 @@ def paired(before: dict, after: dict) -> dict:
     return out
 
 
+def log_history(run_dir: Path) -> list[dict]:
+    return json.loads((run_dir / "trainer_state.json").read_text())["log_history"]
+
+
 def sft_runtime(run_dir: Path) -> float:
     """The seconds the trainer spent in its steps (TRL's `train_runtime`), without start-up."""
-    history = json.loads((run_dir / "trainer_state.json").read_text())["log_history"]
-    return next(e["train_runtime"] for e in history if "train_runtime" in e)
+    return next(e["train_runtime"] for e in log_history(run_dir) if "train_runtime" in e)
 
 
 def grpo_seconds_per_step(run_dir: Path) -> list[float]:
     """Wall time of each optimizer step, as TRL logged it (`step_time`), from the run's log history."""
-    history = json.loads((run_dir / "trainer_state.json").read_text())["log_history"]
-    return [e["step_time"] for e in history if "step_time" in e]
+    return [e["step_time"] for e in log_history(run_dir) if "step_time" in e]
 
 
 def main(args) -> dict:
@@ -148,8 +148,8 @@ def main(args) -> dict:
     # Baseline: SFT alone for as long as SFT + GRPO took (mean over the seeds), on fresh problems. Its
     # run pays SFT's start-up once, then SFT's price per step (the trainer's own runtime per step).
     grpo_seconds = statistics.mean(results["seconds"][f"grpo-seed{s}"] for s in args.seeds)
-    per_step = sft_runtime(sft_dir) / sft_steps
-    startup = results["seconds"]["sft"] - sft_runtime(sft_dir)
+    runtime = sft_runtime(sft_dir)
+    per_step, startup = runtime / sft_steps, results["seconds"]["sft"] - runtime
     longer_steps = round((results["seconds"]["sft"] + grpo_seconds - startup) / per_step)
     longer_dir = out / f"sft-{longer_steps}steps"
     results["seconds"]["sft_same_time"] = train(

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from data import ARITHMETIC, REWORDED, TemplateArguments, load_prompt_template, load_raw, to_rl_dataset
 from helpers.config import ConfigError, parse_config, setup_logging
-from helpers.generation import make_generator, sequence_budget
+from helpers.generation import make_generator
 from rewards import (
     VerifyArguments,
     as_verifiable,
@@ -142,8 +142,7 @@ def evaluate(args: EvalArguments, generator=None) -> dict:
     prompt_sets = [d["prompt"] for d in datasets.values()]
     if lenient:
         prompt_sets += [[lenient.messages(p[-1]["content"]) for p in prompts] for prompts in prompt_sets]
-    generator = generator or make_generator(args.model, args.backend,
-                                            sequence_budget(args.model, prompt_sets, args.max_new_tokens))
+    generator = generator or make_generator(args.model, args.backend, prompt_sets, args.max_new_tokens)
     results, examples = {}, {}
     for name, dataset in datasets.items():
         prompts, solutions = dataset["prompt"], dataset["solution"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from data import DataArguments, load_prompt_template, load_rl_dataset
 from helpers.config import ConfigError, RunArguments, parse_config
-from helpers.generation import make_generator, sequence_budget
+from helpers.generation import make_generator
 from rewards import VerifyArguments, configure_verification, get_reward_funcs
 
 
@@ -61,8 +61,8 @@ def main(sampling: SamplingArguments, data_args: DataArguments, generator=None, 
     if check_only:
         print(f"check ok: rejection_sample.py, {len(dataset)} problems x {sampling.num_samples} samples")
         return {}
-    generator = generator or make_generator(
-        sampling.model, sampling.backend, sequence_budget(sampling.model, [dataset["prompt"]], sampling.max_new_tokens))
+    generator = generator or make_generator(sampling.model, sampling.backend, [dataset["prompt"]],
+                                            sampling.max_new_tokens)
     samples = generator.generate(dataset["prompt"], sampling.num_samples, sampling.max_new_tokens,
                                  sampling.temperature, sampling.seed)
     rows = accepted_rows(dataset["prompt"], dataset["solution"], samples, reward_funcs,
