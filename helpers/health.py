@@ -6,7 +6,8 @@ A "window" is the last `health_window` logged steps (all of them early in a run)
 of a small batch are noisy (4 prompts' accuracy moves 0.00-0.34 from step to step), so a window is
 judged by its mean, a change between two windows by its standard error, and a condition warns only
 once it has held at `health_patience` judged steps in a row (judging starts at a run's second step;
-a run too short for that many is judged on its last step). The warnings:
+a run too short for that many is judged on its last step; the two change warnings, which compare
+two windows of at least 2 steps, can first hold at step 4). The warnings:
   no_signal        mean share of zero-std groups (`frac_reward_zero_std`) >= health_max_zero_std_share
   entropy_collapse mean token entropy < health_min_entropy
   clipped          mean share of completions cut at max_completion_length (`completions/clipped_ratio`)

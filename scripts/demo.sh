@@ -37,8 +37,9 @@ python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SF
 python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$BASE" --output_dir "$OUT" "${GRPO_ENGINE[@]}" "$@" --check_only true
 echo "generation engine for GRPO and evaluation: $ENGINE"
 # What the reused stages (the base and SFT evaluations, the SFT model) were made from: redo them when
-# the problems, the SFT config, the scoring or these settings changed since.
-INPUTS="$(cat data.py rewards.py scripts/evaluate.py configs/demo_sft.yaml configs/prompts.yaml | sha1sum | cut -c1-16) eval=${EVAL_PROBLEMS:-100} engine=$EVAL_ENGINE sft=${SFT_ARGS:-}"
+# the problems, the SFT code or config, the scoring, the precision or these settings changed since.
+BF16=$(python -c "from helpers.config import cpu_supports_bf16; print(cpu_supports_bf16())")
+INPUTS="$(cat data.py rewards.py train_sft.py helpers/*.py scripts/evaluate.py configs/demo_sft.yaml configs/prompts.yaml | sha1sum | cut -c1-16) bf16=$BF16 eval=${EVAL_PROBLEMS:-100} engine=$EVAL_ENGINE sft=${SFT_ARGS:-}"
 if [ -f "$OUT/inputs.txt" ] && [ "$(cat "$OUT/inputs.txt")" != "$INPUTS" ] || { [ ! -f "$OUT/inputs.txt" ] && [ -d "$OUT/eval" ]; }; then
   echo "=== $OUT was made from other problems, configs or settings: redoing its evaluations and SFT"
   rm -rf "$OUT/eval" "$OUT/sft"
@@ -55,6 +56,7 @@ evaluate() {  # evaluate <stage> <model>
 [ -f "$OUT/eval/base.json" ] || evaluate base "$BASE"
 if [ -f "$OUT/sft/model.safetensors" ]; then echo "=== SFT: reusing $OUT/sft"; else
   echo "=== cold-start SFT"
+  rm -f "$OUT/eval/sft.json"  # it scored the SFT model this run replaces
   python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SFT_EXTRA[@]}"
 fi
 [ -f "$OUT/eval/sft.json" ] || evaluate sft "$OUT/sft"

@@ -1,6 +1,7 @@
 """helpers/config.py: YAML + command line into TRL-style dataclasses, unknown keys named."""
 
 import pytest
+import torch
 from conftest import REPO_ROOT
 from trl import GRPOConfig, ModelConfig, SFTConfig
 
@@ -104,6 +105,7 @@ CPUS = [(AVX512_ONLY, False), (AVX512_ONLY | {"avx512_bf16", "amx_bf16", "amx_ti
 @pytest.mark.parametrize("flags,bf16", CPUS, ids=["avx512-no-bf16", "avx512-bf16-amx", "avx2"])
 def test_bf16_compute_follows_the_cpus_own_bf16_flags(monkeypatch, flags, bf16):
     """oneDNN's own test says yes on every AVX-512 CPU; the flags decide, and so do the demo configs' defaults."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a CPU-only machine
     monkeypatch.delenv(CPU_BF16_ENV, raising=False)
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     monkeypatch.setattr(config, "cpu_flags", lambda: flags)

@@ -18,10 +18,11 @@ NEW_TOKENS = 24
 
 def tie_margin(model, prompt_ids: list[int], engine: list[int], trained: list[int]) -> float:
     """Where the engine's greedy answer first differs from the trained model's: how much more log-prob
-    the trained model gives its own token than the engine's (0.0 when they never differ)."""
+    the trained model gives its own token than the engine's (0.0 when they never differ; infinite when
+    one answer stops where the other goes on, which no near-tie explains)."""
     at = next((i for i, (a, b) in enumerate(zip(engine, trained)) if a != b), None)
     if at is None:
-        return 0.0
+        return 0.0 if len(engine) == len(trained) else float("inf")
     logits = model(torch.tensor([prompt_ids + trained[:at]])).logits[0, -1].float().log_softmax(-1)
     return (logits[trained[at]] - logits[engine[at]]).item()
 
