@@ -194,19 +194,21 @@ def require_columns(raw: Dataset, columns, dataset_format: str, source: str) -> 
                          f"it has {raw.column_names}")
 
 
-def to_rl_dataset(raw: Dataset, dataset_format: str, template: PromptTemplate, source: str = "") -> Dataset:
-    """Map rows to {prompt, solution}; drop (and count) rows without a problem or a gold answer
-    that reads as math."""
+def to_rl_dataset(raw: Dataset, dataset_format: str, template: PromptTemplate, source: str = "",
+                  keep_source_row: bool = False) -> Dataset:
+    """Map rows to {prompt, solution} (and `source_row`, the row's index in `raw`, if asked); drop
+    (and count) rows without a problem or a gold answer that reads as math."""
     schema = SCHEMAS[dataset_format]
     require_columns(raw, (schema.problem_column, schema.gold_column), dataset_format, source)
 
-    def convert(row):
+    def convert(row, index):
         problem = row[schema.problem_column]
         gold = schema.gold(row[schema.gold_column])
         ok = isinstance(problem, str) and problem.strip() and gold is not None
-        return {"prompt": template.messages(problem.strip()) if ok else None, "solution": gold if ok else None}
+        return {"prompt": template.messages(problem.strip()) if ok else None, "solution": gold if ok else None} \
+            | ({"source_row": index} if keep_source_row else {})
 
-    converted = raw.map(convert, remove_columns=raw.column_names)
+    converted = raw.map(convert, with_indices=True, remove_columns=raw.column_names)
     kept = converted.filter(lambda row: row["solution"] is not None)
     # A gold that is not math would score every answer None (or, worse, a word salad 1.0).
     kept = kept.select([i for i, ok in enumerate(usable_golds(kept["solution"])) if ok])
@@ -219,14 +221,21 @@ def _log_dropped(before: int, after: int, source: str, why: str):
         logger.warning("dropped %d of %d rows of %s %s", before - after, before, source, why)
 
 
-def load_rl_dataset(args: DataArguments, split: str | None = None) -> Dataset:
-    """The configured dataset as {prompt, solution} rows, ready for GRPOTrainer."""
+def load_rl_source(args: DataArguments, split: str | None = None) -> tuple[Dataset, str]:
+    """The configured training rows in their source's own schema (the first `max_train_samples`), and
+    that schema's name."""
     dataset_format = resolve_format(args.dataset_name, args.dataset_format)
-    template = load_prompt_template(args.prompt_template, args.prompt_templates_file, for_training=True)
     raw = load_raw(args.dataset_name, args.dataset_config, split or args.dataset_train_split,
                    args.arithmetic_size, args.arithmetic_seed, args.arithmetic_kinds, args.arithmetic_wording)
     if args.max_train_samples is not None:
         raw = raw.select(range(min(args.max_train_samples, len(raw))))
+    return raw, dataset_format
+
+
+def load_rl_dataset(args: DataArguments, split: str | None = None) -> Dataset:
+    """The configured dataset as {prompt, solution} rows, ready for GRPOTrainer."""
+    template = load_prompt_template(args.prompt_template, args.prompt_templates_file, for_training=True)
+    raw, dataset_format = load_rl_source(args, split)
     return to_rl_dataset(raw, dataset_format, template, source=args.dataset_name)
 
 

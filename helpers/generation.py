@@ -52,6 +52,14 @@ def vllm_is_faster_here() -> bool:
     return vllm_usable() and (torch.cuda.is_available() or torch.cpu._is_avx512_supported())
 
 
+def demo_grpo_engine_args(engine: str) -> list[str]:
+    """train_grpo.py arguments for the CPU demo's GRPO stage with `engine` (hf or vllm; scripts/demo.sh and
+    bench_learning.py). With vLLM, training without gradient checkpointing measured 25.4 against 30.8 s
+    per step (peak RSS 14.9 against 10.8 GiB); with transformers generation it saved nothing (41.8 against
+    43.7 s with AMX, 60.0 against 59.6 s limited to AVX2: docs/speed.md), so there it stays on."""
+    return ["--use_vllm", "true", "--gradient_checkpointing", "false"] if engine == "vllm" else []
+
+
 # On CPU vLLM reads `gpu_memory_utilization` as a share of the machine's RAM to reserve (TRL's 0.3: ~7 GB
 # of a 24 GB machine); a fixed KV cache is clearer there and ample for these models (SmolLM2-135M:
 # 46 KB/token in fp32 -> 23k tokens per GiB). The CPU build reads it from VLLM_CPU_KVCACHE_SPACE (GiB).

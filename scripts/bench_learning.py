@@ -28,17 +28,20 @@ import time
 from pathlib import Path
 
 import matplotlib
+import yaml
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from helpers.generation import vllm_is_faster_here
+from helpers.generation import demo_grpo_engine_args, vllm_is_faster_here
 from helpers.plots import save
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 BASE_MODEL = "checkpoints/SmolLM2-135M-Instruct"
 BENCHMARKS = ("arithmetic", "arithmetic_reworded")
+# Evaluated under the system prompt the demo trains with (both demo configs name the same one).
+TEMPLATE = yaml.safe_load((REPO_ROOT / "configs" / "demo_r1.yaml").read_text())["prompt_template"]
 
 
 def run(command: list[str]) -> None:
@@ -78,7 +81,7 @@ def evaluate(model: Path | str, output: Path, problems: int, backend: str, after
     record of the run that made the model)."""
     run_stage([sys.executable, "scripts/evaluate.py", "--model", str(model), "--benchmarks", *BENCHMARKS, "--limit",
                str(problems), "--k", "1", "--max_new_tokens", "96", "--lenient", "false", "--backend", backend,
-               "--output", str(output)], output.with_suffix(".record.json"), after)
+               "--prompt_template", TEMPLATE, "--output", str(output)], output.with_suffix(".record.json"), after)
     result = json.loads(output.read_text())
     return {name: result["benchmarks"][name] | {"correct": [e["correct"] for e in result["greedy_completions"][name]]}
             for name in BENCHMARKS}
@@ -130,7 +133,7 @@ def main(args) -> dict:
     for seed in args.seeds:
         run_dir = out / f"grpo-seed{seed}"
         seconds = train([sys.executable, "train_grpo.py", "--config", "configs/demo_r1.yaml", "--model_name_or_path",
-                         str(sft_dir), "--seed", str(seed), *(["--use_vllm", "true"] if engine == "vllm" else []),
+                         str(sft_dir), "--seed", str(seed), *demo_grpo_engine_args(engine),
                          *shlex.split(args.grpo_args), "--save_strategy", "steps", "--save_steps", str(args.eval_every),
                          "--save_only_model", "true"], run_dir, after=sft_dir / "bench_run.json")
         results["seconds"][f"grpo-seed{seed}"] = seconds

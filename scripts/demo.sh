@@ -20,15 +20,20 @@ bash scripts/setup.sh
 export OUT=${OUT:-outputs/demo}
 read -r -a SFT_EXTRA <<< "${SFT_ARGS:-}"
 BASE=checkpoints/SmolLM2-135M-Instruct
-# Generation engine: vLLM's CPU build where it is installed and measured faster (AVX-512), else transformers.
+# Generation engine: vLLM's CPU build where it is installed and measured faster (AVX-512), else transformers;
+# GRPO's settings for each: helpers/generation.demo_grpo_engine_args.
 if python -c "import sys; from helpers.generation import vllm_is_faster_here as fast; sys.exit(not fast())"; then
-  GRPO_ENGINE=(--use_vllm true); EVAL_ENGINE=vllm; ENGINE="vllm (vLLM's CPU build, colocated)"
+  EVAL_ENGINE=vllm; ENGINE="vllm (vLLM's CPU build, colocated)"
 else
-  GRPO_ENGINE=(); EVAL_ENGINE=hf; ENGINE="hf (transformers; vLLM is not installed or not faster on this CPU)"
+  EVAL_ENGINE=hf; ENGINE="hf (transformers; vLLM is not installed or not faster on this CPU)"
 fi
-# Held-out problems in the training wording and in other words (data.ARITHMETIC_WORDINGS).
+read -r -a GRPO_ENGINE <<< "$(python -c "from helpers.generation import demo_grpo_engine_args as a; print(*a('$EVAL_ENGINE'))")"
+# Held-out problems in the training wording and in other words (data.ARITHMETIC_WORDINGS), under the
+# system prompt both stages train with.
+TEMPLATE=$(python -c "import yaml; print(*{yaml.safe_load(open(f'configs/demo_{s}.yaml'))['prompt_template'] for s in ('sft', 'r1')})")
+[[ "$TEMPLATE" != *" "* ]] || { echo "configs/demo_sft.yaml and demo_r1.yaml name different prompt templates: $TEMPLATE"; exit 1; }
 EVAL=(--benchmarks arithmetic arithmetic_reworded --limit "${EVAL_PROBLEMS:-100}" --k 1 --max_new_tokens 96
-      --lenient false --backend "$EVAL_ENGINE")
+      --lenient false --backend "$EVAL_ENGINE" --prompt_template "$TEMPLATE")
 
 echo "=== checking both stages' configs"
 [[ "${EVAL_PROBLEMS:-100}" =~ ^[1-9][0-9]*$ ]] || { echo "EVAL_PROBLEMS: '${EVAL_PROBLEMS}' is not a positive integer"; exit 1; }

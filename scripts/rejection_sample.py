@@ -15,26 +15,17 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data import DataArguments, load_prompt_template, load_rl_dataset
+from data import DataArguments, load_rl_dataset
 from helpers.config import ConfigError, RunArguments, parse_config
-from helpers.generation import make_generator
-from rewards import VerifyArguments, configure_verification, get_reward_funcs
+from helpers.sampling import SamplingArguments, pass_checks, passes, sample
 
 
 @dataclass(kw_only=True)
-class SamplingArguments(VerifyArguments):
-    """How to sample and what to keep (the data and prompt template: DataArguments)."""
+class RejectionArguments(SamplingArguments):
+    """What to keep of the passing samples, and where."""
 
-    model: str = field(metadata={"help": "The checkpoint to sample from."})
     output: str = field(default="outputs/rejection_sampled.jsonl")
-    num_samples: int = field(default=8, metadata={"help": "Completions sampled per problem (k)."})
-    max_new_tokens: int = 512
-    temperature: float = 0.8
-    seed: int = 0
-    accept_rewards: list[str] = field(default_factory=lambda: ["accuracy", "format"])
-    accept_threshold: float = 1.0
     keep: str = field(default="all", metadata={"help": "all accepted completions, or the shortest per problem."})
-    backend: str = field(default="auto", metadata={"help": "auto, vllm or hf."})
 
 
 def accepted_rows(prompts, solutions, samples, reward_funcs, threshold: float, keep: str) -> list[dict]:
@@ -42,29 +33,22 @@ def accepted_rows(prompts, solutions, samples, reward_funcs, threshold: float, k
     rows = []
     for prompt, gold, group in zip(prompts, solutions, samples):
         texts = list(dict.fromkeys(s.text for s in group))  # exact duplicates once
-        scores = [f(texts, solution=[gold] * len(texts), prompts=[prompt] * len(texts)) for f in reward_funcs]
-        good = [t for i, t in enumerate(texts) if all(s[i] is not None and s[i] >= threshold for s in scores)]
+        good = [t for t, ok in zip(texts, passes(prompt, gold, texts, reward_funcs, threshold)) if ok]
         if keep == "shortest" and good:
             good = [min(good, key=len)]
         rows += [{"prompt": prompt, "completion": [{"role": "assistant", "content": t}]} for t in good]
     return rows
 
 
-def main(sampling: SamplingArguments, data_args: DataArguments, generator=None, check_only: bool = False) -> dict:
+def main(sampling: RejectionArguments, data_args: DataArguments, generator=None, check_only: bool = False) -> dict:
     if sampling.keep not in ("all", "shortest"):
         raise ConfigError(f"keep: unknown '{sampling.keep}'; allowed: ['all', 'shortest']")
-    configure_verification(sampling)
-    template = load_prompt_template(data_args.prompt_template, data_args.prompt_templates_file)
-    reward_funcs = get_reward_funcs(sampling.accept_rewards, reasoning_tag=template.reasoning_tag,
-                                    answer_tag=template.answer_tag)
+    reward_funcs = pass_checks(sampling, data_args)
     dataset = load_rl_dataset(data_args)
     if check_only:
         print(f"check ok: rejection_sample.py, {len(dataset)} problems x {sampling.num_samples} samples")
         return {}
-    generator = generator or make_generator(sampling.model, sampling.backend, [dataset["prompt"]],
-                                            sampling.max_new_tokens)
-    samples = generator.generate(dataset["prompt"], sampling.num_samples, sampling.max_new_tokens,
-                                 sampling.temperature, sampling.seed)
+    samples = sample(sampling, dataset["prompt"], generator)
     rows = accepted_rows(dataset["prompt"], dataset["solution"], samples, reward_funcs,
                          sampling.accept_threshold, sampling.keep)
     output = Path(sampling.output)
@@ -83,7 +67,7 @@ def main(sampling: SamplingArguments, data_args: DataArguments, generator=None, 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     try:
-        sampling_args, data_args, run_args = parse_config((SamplingArguments, DataArguments, RunArguments))
+        sampling_args, data_args, run_args = parse_config((RejectionArguments, DataArguments, RunArguments))
         main(sampling_args, data_args, check_only=run_args.check_only)
     except ConfigError as error:
         raise SystemExit(f"config error: {error}") from None

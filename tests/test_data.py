@@ -209,7 +209,7 @@ def test_gold_answers_from_real_data_are_kept_and_graded_correct_by_the_accuracy
      "dataset_format: required .* allowed: \\['gsm8k', 'math500', 'numina_tir'\\]"),
     ({"dataset_name": "arithmetic", "dataset_format": "gsm9k"}, "dataset_format: unknown 'gsm9k'"),
     ({"dataset_name": "arithmetic", "prompt_template": "r1"},
-     "prompt_template: 'r1' unknown; allowed .*'gsm8k_xml', 'r1_zero'"),
+     "prompt_template: 'r1' unknown; allowed .*'gsm8k_xml', 'r1_short', 'r1_zero'"),
     ({"dataset_name": str(SHARED_DATA / "math500" / "test.jsonl"), "dataset_format": "gsm8k"},
      "missing column\\(s\\) \\['question'\\]"),
     ({"dataset_name": str(FIXTURES / ".." / "conftest.py"), "dataset_format": "gsm8k"}, "allowed file types"),

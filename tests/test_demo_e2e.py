@@ -1,5 +1,7 @@
-"""The CPU demo (scripts/demo.sh) end to end as shipped (32 evaluation problems), on the real SmolLM2-135M-Instruct
-(~11 minutes on an AVX-512 CPU)."""
+"""The CPU demo (scripts/demo.sh) end to end on the real SmolLM2-135M-Instruct, at a small budget: every stage,
+the table, the example and the curves. Whether the demo's GRPO stage learns is measured by the benchmark
+(scripts/bench_learning.py, README), not here: at the demo's full budget this test took 13 min (AVX512-BF16)
+to 37 min (AVX2 only) of CI, and a 2-step run's numbers say nothing about learning."""
 
 import json
 import os
@@ -11,45 +13,43 @@ from conftest import REPO_ROOT
 
 from helpers.config import cpu_supports_bf16
 
-
-def held_out(out, stage, benchmark="arithmetic"):
-    return json.loads((out / "eval" / f"{stage}.json").read_text())["benchmarks"][benchmark]
-
-
-def correct(out, stage) -> int:
-    """Held-out problems the stage's model answers right, both wordings together (2 x 32 in this test)."""
-    return sum(round(m["pass@1"] * m["n"]) for m in (held_out(out, stage, b) for b in BENCHMARKS))
-
-
 BENCHMARKS = ("arithmetic", "arithmetic_reworded")
 
 
-@pytest.mark.slow  # not `precision`: run twice, it would cost CI another quarter of an hour
-def test_the_demo_as_shipped_cold_start_then_grpo_answers_more_held_out_problems(tmp_path, smollm2_checkpoint):
-    """Asserted on the demo's own held-out evaluation, not on the 4-prompt training rewards (whose
-    first-vs-last-quarter margin was 0.01-0.05 and fell on an AVX2 CPU while held-out accuracy rose)."""
+def held_out(out, stage) -> dict:
+    return json.loads((out / "eval" / f"{stage}.json").read_text())["benchmarks"]
+
+
+def formatted(out, stage) -> int:
+    """Held-out answers the stage's model writes in the format, both wordings together."""
+    return sum(round(m["format_rate"] * m["n"]) for m in held_out(out, stage).values())
+
+
+@pytest.mark.slow  # not `precision`: run twice, it would cost CI more than it checks
+def test_the_demo_runs_every_stage_and_prints_the_table_example_and_curves(tmp_path, smollm2_checkpoint):
     out = tmp_path / "demo"
-    env = os.environ | {"OUT": str(out), "EVAL_PROBLEMS": "32"}
-    run = subprocess.run(["bash", "scripts/demo.sh"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                         timeout=2700)
+    env = os.environ | {"OUT": str(out), "EVAL_PROBLEMS": "8"}
+    run = subprocess.run(["bash", "scripts/demo.sh", "--max_steps", "2"], cwd=REPO_ROOT, env=env,
+                         capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
-    base, sft, grpo = held_out(out, "base"), held_out(out, "sft"), held_out(out, "grpo")
-    assert base["format_rate"] < 0.1  # SmolLM2 never writes the tags on its own
-    assert sft["format_rate"] > base["format_rate"]  # the short cold start teaches some of the format ...
-    assert grpo["format_rate"] >= 0.8 and grpo["n"] == 32  # ... and GRPO completes it
-    # measured (AVX512-BF16+AMX, vLLM): 3 -> 9 of these 64, 15 -> 22 of 200; GRPO must not lose problems
-    assert correct(out, "grpo") >= correct(out, "sft"), (correct(out, "sft"), correct(out, "grpo"))
+    for stage in ("base", "sft", "grpo"):
+        assert sorted(held_out(out, stage)) == sorted(BENCHMARKS)
+        assert all(m["n"] == 8 for m in held_out(out, stage).values())
+    # Robust at any budget: SmolLM2 never writes the tags on its own, 4 SFT steps teach them on
+    # some problems (measured: 0 of 200 before, 50 of 200 after).
+    assert formatted(out, "base") <= 1 < formatted(out, "sft"), (formatted(out, "base"), formatted(out, "sft"))
 
     history = json.loads((out / "trainer_state.json").read_text())["log_history"]
     steps = [e for e in history if "reward" in e]
-    assert [e["step"] for e in steps] == list(range(1, 11))
+    assert [e["step"] for e in steps] == [1, 2]
     for entry in steps:
         assert entry["rewards/accuracy/errors"] == 0 and entry["rewards/format/errors"] == 0
     assert (out / "model.safetensors").exists() and (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
-    # One compact line per step, the table and the side-by-side example; no metrics dicts.
-    assert "step   10/10 [" in run.stdout and "{'loss'" not in run.stdout
+    # One compact line per step, the estimate, the table and the side-by-side example; no metrics dicts.
+    assert "step    2/2 [" in run.stdout and "{'loss'" not in run.stdout
+    assert "estimated time from here: ~" in run.stdout
     assert "| stage | format rate | accuracy | accuracy, reworded | mean length (tokens) |" in run.stdout
     assert "--- base model" in run.stdout and "--- after grpo" in run.stdout
 

@@ -8,6 +8,7 @@ from conftest import FIXTURES, REPO_ROOT
 from transformers import AutoTokenizer
 from trl import GRPOConfig, ModelConfig, SFTConfig, SFTTrainer
 
+import train_grpo
 import train_sft
 from data import DataArguments, load_sft_dataset
 from helpers.config import ConfigError, parse_config
@@ -36,11 +37,14 @@ def test_long_traces_are_dropped_and_counted(smollm2_checkpoint, caplog):
     assert len(kept) == 1 and kept[0]["completion"] == ds[completion_tokens.index(min(completion_tokens))]["completion"]
 
 
-@pytest.mark.parametrize("config", ["sft.yaml", "sft_round2.yaml", "demo_sft.yaml"])
-def test_sft_configs_parse(tmp_path, config):
+@pytest.mark.parametrize("config,rl_config", [("sft.yaml", "r1.yaml"), ("sft_round2.yaml", "rl_final.yaml"),
+                                               ("demo_sft.yaml", "demo_r1.yaml")])
+def test_sft_configs_parse_and_train_in_the_template_of_the_rl_stage_after_them(tmp_path, config, rl_config):
     data_args, training_args, model_args, _ = parse_config(
         train_sft.ARGUMENT_TYPES, ["--config", str(REPO_ROOT / "configs" / config), "--bf16", "false"])
-    assert data_args.prompt_template == "r1_zero" and training_args.max_length > 0
+    rl_data_args, *_ = parse_config(
+        train_grpo.ARGUMENT_TYPES, ["--config", str(REPO_ROOT / "configs" / rl_config), "--bf16", "false"])
+    assert data_args.prompt_template == rl_data_args.prompt_template and training_args.max_length > 0
 
 
 def test_check_only_stops_before_the_model_loads(tmp_path, monkeypatch, capsys):

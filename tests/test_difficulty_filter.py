@@ -1,0 +1,73 @@
+"""scripts/difficulty_filter.py: which problems GRPO gets, by the pass rate of a model's samples."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT
+
+from data import DataArguments, load_rl_dataset
+from helpers.generation import Sample
+from rewards import get_reward_funcs
+from scripts import difficulty_filter
+
+
+def answer(a):
+    return Sample(f"<think>\nwork\n</think>\n<answer>\n{a}\n</answer>", 10)
+
+
+def test_pass_rates_count_every_sample_and_the_histogram_bins_them():
+    prompts = [[{"role": "user", "content": q}] for q in ("2+2?", "3+3?", "4+4?")]
+    samples = [[answer("4"), answer("4"), answer("5"), Sample("4", 1)],  # duplicates count; no tags fails format
+               [answer("6")] * 4, [answer("1")] * 4]
+    funcs = get_reward_funcs(["accuracy", "format"])
+    rates = difficulty_filter.pass_rates(prompts, ["4", "6", "8"], samples, funcs, 1.0)
+    assert rates == [0.5, 1.0, 0.0]
+    assert difficulty_filter.histogram(rates, 4) == {"0/4": 1, "1/4": 0, "2/4": 1, "3/4": 0, "4/4": 1}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--min_pass_rate", "0.8", "--max_pass_rate", "0.2"], "min_pass_rate, max_pass_rate: 0.8, 0.2; allowed: 0.0 <="),
+    (["--max_pass_rate", "1.5"], "allowed: 0.0 <= min_pass_rate <= max_pass_rate <= 1.0"),
+    (["--num_samples", "1"], "num_samples: 1 is out of range; allowed: >= 2"),
+    (["--temperature", "0"], "temperature: 0.0 is out of range; allowed: > 0"),
+    (["--accept_rewards", "acuracy"], "acuracy"),
+])
+def test_a_bad_key_is_a_config_error_before_any_model_loads(args, message):
+    result = subprocess.run([sys.executable, "scripts/difficulty_filter.py", "--model", "/nonexistent",
+                             "--dataset_name", "arithmetic", "--arithmetic_size", "4", *args], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith("config error:") and message in result.stderr
+
+
+@pytest.mark.slow
+def test_filtering_the_demo_cold_start_keeps_the_problems_it_sometimes_solves(tmp_path, demo_sft_model):
+    """The real SmolLM2 after the demo's 4-step cold start writes the format on some samples of a problem:
+    the file keeps exactly the problems in the range, in the source schema, and train_grpo.py reads it."""
+    output = tmp_path / "filtered.jsonl"
+    data = ["--dataset_name", "arithmetic", "--arithmetic_size", "12", "--arithmetic_seed", "1",
+            "--prompt_template", "r1_short"]
+    result = subprocess.run([sys.executable, "scripts/difficulty_filter.py", "--model", str(demo_sft_model), *data,
+                             "--num_samples", "4", "--max_new_tokens", "64", "--accept_rewards", "format",
+                             "--min_pass_rate", "0.25", "--max_pass_rate", "0.75", "--backend", "hf",
+                             "--output", str(output)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = json.loads(output.with_suffix(".json").read_text())
+    assert stats["problems"] == 12 and sum(stats["histogram"].values()) == 12
+    in_range = stats["histogram"]["1/4"] + stats["histogram"]["2/4"] + stats["histogram"]["3/4"]
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert len(rows) == stats["kept"] == in_range > 0, stats  # measured: 6 of the 12 problems
+    assert all(0.25 <= r["pass_rate"] <= 0.75 and {"question", "answer", "key"} <= set(r) for r in rows)
+    assert output.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    assert f"--dataset_name {output} --dataset_format gsm8k" in result.stdout
+
+    problems = load_rl_dataset(DataArguments(dataset_name=str(output), dataset_format="gsm8k",
+                                             prompt_template="r1_short"))
+    assert len(problems) == len(rows)
+    check = subprocess.run([sys.executable, "train_grpo.py", "--config", "configs/demo_r1.yaml", "--model_name_or_path",
+                            str(demo_sft_model), "--dataset_name", str(output), "--dataset_format", "gsm8k",
+                            "--output_dir", str(tmp_path / "grpo"), "--check_only", "true"], cwd=REPO_ROOT,
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stderr[-3000:]
