@@ -83,7 +83,7 @@ def cpu_flags() -> set[str]:
 def cpu_supports_bf16() -> bool:
     """AVX512-BF16 or AMX, read off the CPU's own flags: bf16 matmuls run about 2x faster than fp32
     there. Without them bf16 is converted in software: plain AVX-512 CPUs (Skylake-SP, Cascade Lake,
-    Ice Lake) and AVX2 ones get fp32 (README, "Precision on CPU", has the measurements). oneDNN's own
+    Ice Lake) and AVX2 ones get fp32 (docs/precision.md has the measurements). oneDNN's own
     test (`_is_mkldnn_bf16_supported`) says yes on every AVX-512 CPU, so it is not asked.
     R1_CPU_BF16 (0 or 1) overrides the answer."""
     override = cpu_bf16_override()

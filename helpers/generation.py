@@ -46,7 +46,7 @@ def vllm_usable() -> bool:
 
 def vllm_is_faster_here() -> bool:
     """Whether vLLM generates faster than transformers on this machine, as measured
-    (scripts/bench_demo_grpo_step.py, README): on a GPU, and on CPUs with AVX-512 (demo GRPO step
+    (scripts/bench_demo_grpo_step.py, docs/speed.md): on a GPU, and on CPUs with AVX-512 (demo GRPO step
     35 vs 53 s); not on AVX2-only CPUs, where vLLM's CPU kernels generated at half the speed
     (43 vs 25 s per step's generation)."""
     return vllm_usable() and (torch.cuda.is_available() or torch.cpu._is_avx512_supported())
@@ -54,9 +54,9 @@ def vllm_is_faster_here() -> bool:
 
 def demo_grpo_engine_args(engine: str) -> list[str]:
     """train_grpo.py arguments for the CPU demo's GRPO stage with `engine` (hf or vllm; scripts/demo.sh and
-    bench_learning.py). With vLLM, training without gradient checkpointing measured 25.4 against 30.8 s
-    per step (peak RSS 14.9 against 10.8 GiB); with transformers generation it saved nothing (41.8 against
-    43.7 s with AMX, 60.0 against 59.6 s limited to AVX2: docs/speed.md), so there it stays on."""
+    bench_learning.py). Per GRPO step with / without gradient checkpointing: with vLLM 30.8 / 25.4 s (peak
+    RSS 10.8 / 14.9 GiB), so it goes off; with transformers generation 41.8 / 43.7 s with AMX and 60.0 / 59.6 s
+    limited to AVX2 (docs/speed.md), nothing saved, so it stays on."""
     return ["--use_vllm", "true", "--gradient_checkpointing", "false"] if engine == "vllm" else []
 
 

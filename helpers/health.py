@@ -18,8 +18,10 @@ two windows of at least 2 steps, can first hold at step 4). The warnings:
                    for the run's reward_funcs)
   reward_flat      the total reward's change, last window vs the one before, lies within
                    ±health_min_reward_change with health_z standard errors to spare (so noise is not
-                   called flat); not while no_signal holds (its cause) or correctness is >= 0.9 of
-                   its best (saturated)
+                   called flat); not while no_signal holds (its cause), correctness is >= 0.9 of
+                   its best (saturated), or a role's rewards moved by more than both
+                   health_min_reward_change and health_z standard errors (a weighted total can stay
+                   flat while the format rises and a 4-prompt accuracy wobbles)
   verify_timeouts  math-verify timed out on some answer (`verify/timeouts` > 0): those score 0
   reward_errors    a reward function failed on a batch (`rewards/<name>/errors` > 0)
 At the end of training the monitor logs every warning with the step it fired at and writes them
@@ -156,8 +158,10 @@ class HealthMonitor(TrainerCallback):
                                          "last window vs the one before")
         reward_change = change(self.series("reward"), a.health_window)
         saturated = bool(correctness) and statistics.fmean(correctness[-a.health_window :]) >= SATURATED_CORRECTNESS
+        role_moved = any(c and abs(c[0]) > max(a.health_z * c[1], a.health_min_reward_change)
+                         for c in (format_change, correctness_change))
         if reward_change and abs(reward_change[0]) + a.health_z * reward_change[1] < a.health_min_reward_change \
-                and "no_signal" not in holding and not saturated:
+                and "no_signal" not in holding and not saturated and not role_moved:
             holding["reward_flat"] = (f"the mean reward changed by {reward_change[0]:+.4f} (± {reward_change[1]:.4f}) "
                                       "between the last two windows")
         return holding

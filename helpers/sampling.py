@@ -2,11 +2,13 @@
 shared by scripts/rejection_sample.py (keep the passing completions as SFT data) and
 scripts/difficulty_filter.py (keep the problems the model solves sometimes, as RL data)."""
 
+import logging
 from dataclasses import dataclass, field
 
 from data import DataArguments, load_prompt_template
+from helpers.config import ConfigError, RunArguments, parse_config
 from helpers.generation import Sample, make_generator
-from rewards import VerifyArguments, configure_verification, get_reward_funcs
+from rewards import REWARDS, VerifyArguments, configure_verification, get_reward_funcs
 
 
 @dataclass(kw_only=True)
@@ -22,6 +24,12 @@ class SamplingArguments(VerifyArguments):
                                       metadata={"help": "A sample passes when every one of these rewards ..."})
     accept_threshold: float = field(default=1.0, metadata={"help": "... gives it at least this much."})
     backend: str = field(default="auto", metadata={"help": "auto, vllm or hf."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        unknown = [name for name in self.accept_rewards if name not in REWARDS]
+        if unknown or not self.accept_rewards:
+            raise ConfigError(f"accept_rewards: unknown {unknown} or empty; allowed: one or more of {sorted(REWARDS)}")
 
 
 def pass_checks(sampling: SamplingArguments, data_args: DataArguments) -> list:
@@ -44,3 +52,14 @@ def passes(prompt, gold: str, texts: list[str], reward_funcs, threshold: float) 
     None, no gold it can check, is a fail)."""
     scores = [f(texts, solution=[gold] * len(texts), prompts=[prompt] * len(texts)) for f in reward_funcs]
     return [all(s[i] is not None and s[i] >= threshold for s in scores) for i in range(len(texts))]
+
+
+def run_command_line(arguments_type, main) -> None:
+    """A sampling script's `__main__`: parse its arguments, DataArguments and RunArguments (`--check_only`)
+    from `--config` and the command line, run `main`, and report a config error in one line."""
+    logging.basicConfig(level=logging.INFO)
+    try:
+        args, data_args, run_args = parse_config((arguments_type, DataArguments, RunArguments))
+        main(args, data_args, check_only=run_args.check_only)
+    except ConfigError as error:
+        raise SystemExit(f"config error: {error}") from None

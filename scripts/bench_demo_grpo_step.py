@@ -6,7 +6,8 @@ CPU's arithmetic floor (the step's FLOPs at this CPU's measured matmul rate).
     python scripts/bench_demo_grpo_step.py --engines hf -- --gradient_checkpointing true   # after --: config overrides
 
 It runs `train_grpo.py --config configs/demo_r1.yaml` (the demo's own step: 4 prompts x 8
-completions, <= 96 new tokens) on `--model` (default: the demo's SFT model when it exists) and
+completions, <= 96 new tokens; the demo trains without gradient checkpointing where it uses vLLM, so
+time its step with `-- --gradient_checkpointing false`) on `--model` (default: the demo's SFT model when it exists) and
 times TRL's own methods: generation (`_generate`, minus the weight sync), the vLLM weight sync,
 reward scoring, log-probs without gradient (old policy, when TRL computes them), the loss's
 forward, the backward, and the optimizer. Engines, each in its own process (the first step,

@@ -18,6 +18,7 @@ outputs/bench/learning.png (accuracy vs GRPO step and vs wall time).
 """
 
 import argparse
+import hashlib
 import json
 import shlex
 import shutil
@@ -44,6 +45,15 @@ BENCHMARKS = ("arithmetic", "arithmetic_reworded")
 TEMPLATE = yaml.safe_load((REPO_ROOT / "configs" / "demo_r1.yaml").read_text())["prompt_template"]
 
 
+# What a stage's result depends on besides its command line: a change to any of these redoes every stage.
+INPUTS = ["data.py", "rewards.py", "train_sft.py", "train_grpo.py", "scripts/evaluate.py", "configs/demo_sft.yaml",
+          "configs/demo_r1.yaml", "configs/prompts.yaml"]
+
+
+def inputs_digest() -> str:
+    return hashlib.sha1(b"".join((REPO_ROOT / path).read_bytes() for path in INPUTS)).hexdigest()[:16]
+
+
 def run(command: list[str]) -> None:
     print("$ " + shlex.join(command), flush=True)
     subprocess.run(command, cwd=REPO_ROOT, check=True)
@@ -56,9 +66,10 @@ def cached(key: dict, record: Path) -> bool:
 
 
 def run_stage(command: list[str], record: Path, after: Path | None = None, clear: Path | None = None) -> dict:
-    """Run a stage once: its record (key and wall seconds), reused while the command and the record
-    `after` of the stage it reads are unchanged; `clear`: a folder emptied before a rerun."""
-    key = {"command": command, "after": json.loads(after.read_text()) if after is not None else None}
+    """Run a stage once: its record (key and wall seconds), reused while the command, the files it reads
+    (INPUTS) and the record `after` of the stage it reads are unchanged; `clear`: a folder emptied before a rerun."""
+    key = {"command": command, "inputs": inputs_digest(),
+           "after": json.loads(after.read_text()) if after is not None else None}
     if not cached(key, record):
         if clear is not None:
             shutil.rmtree(clear, ignore_errors=True)  # no checkpoint of an earlier run may join the curve

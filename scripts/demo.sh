@@ -22,12 +22,12 @@ read -r -a SFT_EXTRA <<< "${SFT_ARGS:-}"
 BASE=checkpoints/SmolLM2-135M-Instruct
 # Generation engine: vLLM's CPU build where it is installed and measured faster (AVX-512), else transformers;
 # GRPO's settings for each: helpers/generation.demo_grpo_engine_args.
-if python -c "import sys; from helpers.generation import vllm_is_faster_here as fast; sys.exit(not fast())"; then
-  EVAL_ENGINE=vllm; ENGINE="vllm (vLLM's CPU build, colocated)"
-else
-  EVAL_ENGINE=hf; ENGINE="hf (transformers; vLLM is not installed or not faster on this CPU)"
-fi
-read -r -a GRPO_ENGINE <<< "$(python -c "from helpers.generation import demo_grpo_engine_args as a; print(*a('$EVAL_ENGINE'))")"
+ENGINE_LINE=$(python -c "from helpers.generation import demo_grpo_engine_args as args, vllm_is_faster_here as fast
+engine = 'vllm' if fast() else 'hf'; print(engine, *args(engine))")
+read -r -a ENGINE_WORDS <<< "$ENGINE_LINE"
+EVAL_ENGINE=${ENGINE_WORDS[0]}; GRPO_ENGINE=("${ENGINE_WORDS[@]:1}")
+if [ "$EVAL_ENGINE" = vllm ]; then ENGINE="vllm (vLLM's CPU build, colocated)"
+else ENGINE="hf (transformers; vLLM is not installed or not faster on this CPU)"; fi
 # Held-out problems in the training wording and in other words (data.ARITHMETIC_WORDINGS), under the
 # system prompt both stages train with.
 TEMPLATE=$(python -c "import yaml; print(*{yaml.safe_load(open(f'configs/demo_{s}.yaml'))['prompt_template'] for s in ('sft', 'r1')})")
@@ -37,6 +37,11 @@ EVAL=(--benchmarks arithmetic arithmetic_reworded --limit "${EVAL_PROBLEMS:-100}
 
 echo "=== checking both stages' configs"
 [[ "${EVAL_PROBLEMS:-100}" =~ ^[1-9][0-9]*$ ]] || { echo "EVAL_PROBLEMS: '${EVAL_PROBLEMS}' is not a positive integer"; exit 1; }
+# The evaluations ask under the template both configs name; an override of one stage's would train and
+# evaluate under different system prompts.
+for arg in "$@" "${SFT_EXTRA[@]}"; do
+  [[ "$arg" != --prompt_template* ]] || { echo "prompt_template: set it in configs/demo_sft.yaml and demo_r1.yaml (both stages and the evaluations read it there), not as an argument"; exit 1; }
+done
 python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SFT_EXTRA[@]}" --check_only true
 # The GRPO stage starts from the SFT model, which does not exist yet: check it with the base model.
 python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$BASE" --output_dir "$OUT" "${GRPO_ENGINE[@]}" "$@" --check_only true

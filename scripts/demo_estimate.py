@@ -22,18 +22,23 @@ import train_grpo
 import train_sft
 from helpers.config import ConfigError, parse_config, precision_summary
 
-# The demo, measured with `bash scripts/demo.sh` on a fresh clone (2026-12-01): transformers generation
-# on a 2-core AMD EPYC with AVX512-BF16 (fp32: the same CPU limited to AVX2, README "bf16 on CPU"), as
-# shipped before the short cold start; vLLM (generation and evaluation) on a 2-core AMD EPYC with
-# AVX512-BF16 and AMX, as shipped now. Seconds, model loading included; `matmul_gflops` is
-# matmul_gflops() on that machine at that precision.
+# Seconds per unit of each stage, model loading and engine start included, and matmul_gflops() on that
+# machine at that precision (docs/speed.md has every measurement named here):
+# - bf16, vllm: the demo as shipped, `bash scripts/demo.sh` on a fresh clone, 2026-12-02, 2-core AMD EPYC with
+#   AVX512-BF16 and AMX (10 min 48 s with setup).
+# - fp32, hf: a real 2-core AVX2-only CPU (AMD EPYC Zen 3), measured there before the short prompt (GRPO step
+#   167 s, SFT step 23.6-27.8 s, evaluation ~5 min per stage, fp32 matmul 133-155 GFLOP/s) and scaled by what
+#   the short prompt saved on an AVX-512 CPU limited to AVX2 (GRPO step 81.9 -> 60.0 s, SFT step 10.7 -> 7.5 s,
+#   evaluation ~0.77x): a projection, not a run of the current demo on such a CPU.
+# - bf16, hf: AVX512-BF16 without AMX, measured before the short prompt (46.1 s GRPO step, 7.5 s SFT step, 0.38
+#   s per evaluated problem), scaled the same way (GRPO 0.80x as with AMX and transformers, SFT 0.68x, 0.77x).
 REFERENCE = {
-    ("bf16", "hf"): {"matmul_gflops": 955.0, "eval_s_per_problem": 0.38, "sft_s_per_step": 7.5,
-                     "grpo_s_per_step": 46.1},
-    ("fp32", "hf"): {"matmul_gflops": 218.0, "eval_s_per_problem": 0.65, "sft_s_per_step": 11.8,
-                     "grpo_s_per_step": 69.4},
-    ("bf16", "vllm"): {"matmul_gflops": 1611.0, "eval_s_per_problem": 0.39, "sft_s_per_step": 8.75,
-                       "grpo_s_per_step": 46.5},
+    ("bf16", "hf"): {"matmul_gflops": 955.0, "eval_s_per_problem": 0.29, "sft_s_per_step": 5.1,
+                     "grpo_s_per_step": 36.9},
+    ("fp32", "hf"): {"matmul_gflops": 144.0, "eval_s_per_problem": 1.15, "sft_s_per_step": 20.0,
+                     "grpo_s_per_step": 128.0},
+    ("bf16", "vllm"): {"matmul_gflops": 2253.0, "eval_s_per_problem": 0.237, "sft_s_per_step": 7.25,
+                       "grpo_s_per_step": 33.2},
 }
 REFERENCE_SFT_BATCH = 8  # configs/demo_sft.yaml
 REFERENCE_GRPO_TOKENS = 32 * 96  # configs/demo_r1.yaml: completions per step x max_completion_length

@@ -22,7 +22,6 @@ train on the file.
 """
 
 import json
-import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +32,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from data import DataArguments, load_prompt_template, load_rl_source, to_rl_dataset
-from helpers.config import ConfigError, RunArguments, parse_config
+from helpers.config import ConfigError
 from helpers.plots import save
-from helpers.sampling import SamplingArguments, pass_checks, passes, sample
+from helpers.sampling import SamplingArguments, pass_checks, passes, run_command_line, sample
 
 
 @dataclass(kw_only=True)
@@ -56,6 +55,9 @@ class FilterArguments(SamplingArguments):
         if self.temperature <= 0:
             raise ConfigError(f"temperature: {self.temperature} is out of range; allowed: > 0 (greedy samples "
                               "all agree)")
+        if Path(self.output).suffix != ".jsonl":
+            raise ConfigError(f"output: '{self.output}' must end in .jsonl (the histogram goes beside it as .json "
+                              "and .png)")
         if not 0.0 <= self.min_pass_rate <= self.max_pass_rate <= 1.0:
             raise ConfigError(f"min_pass_rate, max_pass_rate: {self.min_pass_rate}, {self.max_pass_rate}; allowed: "
                               "0.0 <= min_pass_rate <= max_pass_rate <= 1.0")
@@ -109,15 +111,13 @@ def main(args: FilterArguments, data_args: DataArguments, generator=None, check_
     width = max(bins.values(), default=0) or 1
     for label, count in bins.items():
         print(f"{label:>6} {'#' * round(30 * count / width):<30} {count}")
+    if not kept:
+        raise SystemExit(f"kept none of {len(problems)} problems: no pass rate in {args.min_pass_rate}-"
+                         f"{args.max_pass_rate} (histogram above); widen the range, or change the model or data")
     print(f"kept {len(kept)} of {len(problems)} problems (pass rate {args.min_pass_rate}-{args.max_pass_rate}); "
           f"train on them with: --dataset_name {output} --dataset_format {dataset_format}")
     return stats
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
-    try:
-        filter_args, data_args, run_args = parse_config((FilterArguments, DataArguments, RunArguments))
-        main(filter_args, data_args, check_only=run_args.check_only)
-    except ConfigError as error:
-        raise SystemExit(f"config error: {error}") from None
+    run_command_line(FilterArguments, main)

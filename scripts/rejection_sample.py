@@ -11,13 +11,12 @@ accept rate; writes {prompt, completion} rows in the chat format SFT trains on.
 """
 
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from data import DataArguments, load_rl_dataset
-from helpers.config import ConfigError, RunArguments, parse_config
-from helpers.sampling import SamplingArguments, pass_checks, passes, sample
+from helpers.config import ConfigError
+from helpers.sampling import SamplingArguments, pass_checks, passes, run_command_line, sample
 
 
 @dataclass(kw_only=True)
@@ -65,9 +64,4 @@ def main(sampling: RejectionArguments, data_args: DataArguments, generator=None,
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
-    try:
-        sampling_args, data_args, run_args = parse_config((RejectionArguments, DataArguments, RunArguments))
-        main(sampling_args, data_args, check_only=run_args.check_only)
-    except ConfigError as error:
-        raise SystemExit(f"config error: {error}") from None
+    run_command_line(RejectionArguments, main)

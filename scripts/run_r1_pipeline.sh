@@ -25,7 +25,7 @@ if [ "${1:-}" = "--demo" ]; then
   BASE_MODEL=checkpoints/SmolLM2-135M-Instruct
   TINY_RL=(--max_steps 2 --save_steps 2 --max_completion_length 48)
   ZERO=(--config configs/demo_zero.yaml "${TINY_RL[@]}")
-  SFT=(--config configs/demo_sft.yaml --max_steps 2)
+  SFT=(--config configs/demo_sft.yaml --max_steps 2 --prompt_template r1_zero)  # the RL stages' template (demo_zero.yaml)
   R1=(--config configs/demo_zero.yaml "${TINY_RL[@]}" --reward_funcs accuracy format reasoning_steps cosine repetition
       language_consistency --reward_weights 1.0 0.5 0.2 0.5 0.5 0.2)
   SFT2=("${SFT[@]}")

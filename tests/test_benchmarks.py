@@ -83,3 +83,20 @@ def test_bench_learning_redoes_a_stage_whose_command_changed_and_pairs_only_equa
         "fixed": 2, "broken": 1}
     with pytest.raises(ValueError, match="3 problems before, 2 after"):
         paired(scores, {name: {"correct": [True, True]} for name in scores})
+
+
+def test_bench_learning_redoes_a_stage_when_a_file_it_reads_changed(tmp_path, monkeypatch):
+    """A stage's command line can stay the same while its config changes (a config's prompt template): it reruns."""
+    from scripts import bench_learning
+
+    config, runs, record = tmp_path / "config.yaml", tmp_path / "runs.txt", tmp_path / "stage.json"
+    config.write_text("prompt_template: r1_zero\n")
+    monkeypatch.setattr(bench_learning, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(bench_learning, "INPUTS", ["config.yaml"])
+    command = [sys.executable, "-c", f"open({str(runs)!r}, 'a').write('ran ')"]
+    bench_learning.run_stage(command, record)
+    bench_learning.run_stage(command, record)
+    assert runs.read_text() == "ran "
+    config.write_text("prompt_template: r1_short\n")
+    bench_learning.run_stage(command, record)
+    assert runs.read_text() == "ran ran "

@@ -1,6 +1,6 @@
 """The CPU demo (scripts/demo.sh) end to end on the real SmolLM2-135M-Instruct, at a small budget: every stage,
 the table, the example and the curves. Whether the demo's GRPO stage learns is measured by the benchmark
-(scripts/bench_learning.py, README), not here: at the demo's full budget this test took 13 min (AVX512-BF16)
+(scripts/bench_learning.py, docs/learning.md), not here: at the demo's full budget this test took 13 min (AVX512-BF16)
 to 37 min (AVX2 only) of CI, and a 2-step run's numbers say nothing about learning."""
 
 import json
@@ -67,6 +67,16 @@ def test_a_bad_sft_argument_stops_the_demo_before_any_evaluation(tmp_path):
     run = subprocess.run(["bash", "scripts/demo.sh"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode != 0 and "unknown key(s): 'max_stepz'" in run.stderr
+    assert "=== evaluate" not in run.stdout
+
+
+@pytest.mark.parametrize("args,sft_args", [(["--prompt_template", "r1_zero"], ""), ([], "--prompt_template r1_zero")])
+def test_a_prompt_template_override_stops_the_demo_before_any_evaluation(tmp_path, args, sft_args):
+    """Evaluation reads the template from both configs: an override would evaluate under another one."""
+    env = os.environ | {"OUT": str(tmp_path / "demo"), "SFT_ARGS": sft_args}
+    run = subprocess.run(["bash", "scripts/demo.sh", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode != 0 and "prompt_template: set it in configs/demo_sft.yaml and demo_r1.yaml" in run.stdout
     assert "=== evaluate" not in run.stdout
 
 

@@ -32,7 +32,8 @@ def test_pass_rates_count_every_sample_and_the_histogram_bins_them():
     (["--max_pass_rate", "1.5"], "allowed: 0.0 <= min_pass_rate <= max_pass_rate <= 1.0"),
     (["--num_samples", "1"], "num_samples: 1 is out of range; allowed: >= 2"),
     (["--temperature", "0"], "temperature: 0.0 is out of range; allowed: > 0"),
-    (["--accept_rewards", "acuracy"], "acuracy"),
+    (["--accept_rewards", "acuracy"], "accept_rewards: unknown ['acuracy']"),
+    (["--output", "filtered.json"], "output: 'filtered.json' must end in .jsonl"),
 ])
 def test_a_bad_key_is_a_config_error_before_any_model_loads(args, message):
     result = subprocess.run([sys.executable, "scripts/difficulty_filter.py", "--model", "/nonexistent",
@@ -43,7 +44,7 @@ def test_a_bad_key_is_a_config_error_before_any_model_loads(args, message):
 
 
 @pytest.mark.slow
-def test_filtering_the_demo_cold_start_keeps_the_problems_it_sometimes_solves(tmp_path, demo_sft_model):
+def test_filtering_the_demo_cold_start_keeps_the_problems_it_sometimes_writes_in_the_format(tmp_path, demo_sft_model):
     """The real SmolLM2 after the demo's 4-step cold start writes the format on some samples of a problem:
     the file keeps exactly the problems in the range, in the source schema, and train_grpo.py reads it."""
     output = tmp_path / "filtered.jsonl"

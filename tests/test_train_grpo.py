@@ -42,7 +42,8 @@ def start(tmp_path, *overrides, config="demo_zero.yaml", check_only=False):
     (["--dataset_name", str(SHARED_DATA / "math500" / "test.jsonl"), "--dataset_format", "gsm8k"],
      r"missing column\(s\) \['question'\] for dataset_format 'gsm8k'; it has \['problem'"),
     (["--dataset_name", "my/private-set"], r"dataset_format: required .*allowed: \['gsm8k', 'math500', 'numina_tir'\]"),
-    (["--prompt_template", "deepseek"], r"prompt_template: 'deepseek' unknown; allowed .*\['gsm8k_xml', 'r1_short', 'r1_zero'\]"),
+    (["--prompt_template", "deepseek"],
+     r"prompt_template: 'deepseek' unknown; allowed .*\['gsm8k_xml', 'r1_short', 'r1_zero'\]"),
     (["--use_vllm", "true", "--vllm_mode", "colocated"], r"vllm_mode: unknown 'colocated'; allowed: \['colocate'"),
     (["--dtype", "bfloat16"], r"dtype: bfloat16 would store the trained weights themselves in low precision.*"
                               r"allowed: float32 \(add bf16: true for bf16 compute\), or .* use_peft: true"),

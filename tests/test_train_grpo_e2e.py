@@ -78,7 +78,7 @@ def test_a_killed_run_resumes_where_it_stopped(smollm2_checkpoint, straight_run,
                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     after_straight, after_resume = history_after(straight, 2), history_after(crashed, 2)
-    assert [e["step"] for e in after_resume] == [3, 4]
+    assert [e["step"] for e in after_resume] == [e["step"] for e in after_straight] == [3, 4]
     for a, b in zip(after_straight, after_resume):
         for key in ("loss", "reward", "completions/mean_length", "rewards/cosine/mean", "rewards/repetition/mean"):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), (key, a["step"])
