@@ -74,7 +74,8 @@ class HealthArguments:
     health_max_clipped_ratio: float = field(default=0.5, metadata={
         "help": "clipped: the mean share of completions cut at max_completion_length."})
     health_min_reward_change: float = field(default=0.05, metadata={
-        "help": "reward_flat: the change of the total reward's window mean that counts as moving."})
+        "help": "reward_flat: the change of the total reward's window mean that counts as moving (and of a role's "
+                "rewards, as a share of their best value)."})
 
     def __post_init__(self):
         if self.health_window < 2:  # a window's mean and standard error need two steps

@@ -1,6 +1,6 @@
 """Does the demo's GRPO stage make the model better? A learning curve over seeds, with baselines.
 
-    python scripts/bench_learning.py                           # 3 seeds x the demo's GRPO stage (~40 min, 2 cores)
+    python scripts/bench_learning.py                           # 3 seeds x the demo's GRPO stage (~30 min, 2 cores)
     python scripts/bench_learning.py --grpo_args "--max_steps 40" --eval_every 10   # a longer budget
     python scripts/bench_learning.py --seeds 1 --eval_problems 20 --grpo_args "--max_steps 2" --eval_every 1  # smoke
 
@@ -47,11 +47,12 @@ TEMPLATE = yaml.safe_load((REPO_ROOT / "configs" / "demo_r1.yaml").read_text())[
 
 # What a stage's result depends on besides its command line: a change to any of these redoes every stage.
 INPUTS = ["data.py", "rewards.py", "train_sft.py", "train_grpo.py", "scripts/evaluate.py", "configs/demo_sft.yaml",
-          "configs/demo_r1.yaml", "configs/prompts.yaml"]
+          "configs/demo_r1.yaml", "configs/prompts.yaml",
+          *sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "helpers").glob("*.py"))]
 
 
 def inputs_digest() -> str:
-    return hashlib.sha1(b"".join((REPO_ROOT / path).read_bytes() for path in INPUTS)).hexdigest()[:16]
+    return hashlib.sha1(b"".join(path.encode() + (REPO_ROOT / path).read_bytes() for path in INPUTS)).hexdigest()[:16]
 
 
 def run(command: list[str]) -> None:

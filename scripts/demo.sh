@@ -39,8 +39,10 @@ echo "=== checking both stages' configs"
 [[ "${EVAL_PROBLEMS:-100}" =~ ^[1-9][0-9]*$ ]] || { echo "EVAL_PROBLEMS: '${EVAL_PROBLEMS}' is not a positive integer"; exit 1; }
 # The evaluations ask under the template both configs name; an override of one stage's would train and
 # evaluate under different system prompts.
+# (The parser also takes dashes for underscores and unambiguous prefixes: --prompt-template, --prompt_t.)
 for arg in "$@" "${SFT_EXTRA[@]}"; do
-  [[ "$arg" != --prompt_template* ]] || { echo "prompt_template: set it in configs/demo_sft.yaml and demo_r1.yaml (both stages and the evaluations read it there), not as an argument"; exit 1; }
+  key=${arg//-/_}
+  [[ "$key" != __prompt_t* ]] || { echo "prompt_template, prompt_templates_file: set them in configs/demo_sft.yaml and demo_r1.yaml (both stages and the evaluations read them there), not as arguments ($arg)"; exit 1; }
 done
 python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SFT_EXTRA[@]}" --check_only true
 # The GRPO stage starts from the SFT model, which does not exist yet: check it with the base model.

@@ -29,14 +29,16 @@ from helpers.config import ConfigError, parse_config, precision_summary
 # - fp32, hf: a real 2-core AVX2-only CPU (AMD EPYC Zen 3), measured there before the short prompt (GRPO step
 #   167 s, SFT step 23.6-27.8 s, evaluation ~5 min per stage, fp32 matmul 133-155 GFLOP/s) and scaled by what
 #   the short prompt saved on an AVX-512 CPU limited to AVX2 (GRPO step 81.9 -> 60.0 s, SFT step 10.7 -> 7.5 s,
-#   evaluation ~0.77x): a projection, not a run of the current demo on such a CPU.
+#   evaluation ~0.77x): 167 x 0.73 = 122 s, 25.7 x 0.70 = 18 s, 1.5 x 0.77 = 1.15 s; a projection, not a run
+#   of the current demo on such a CPU.
 # - bf16, hf: AVX512-BF16 without AMX, measured before the short prompt (46.1 s GRPO step, 7.5 s SFT step, 0.38
-#   s per evaluated problem), scaled the same way (GRPO 0.80x as with AMX and transformers, SFT 0.68x, 0.77x).
+#   s per evaluated problem), scaled by the short prompt's savings (GRPO 0.80x, as with AMX and transformers;
+#   SFT 0.70x and evaluation 0.77x, as limited to AVX2).
 REFERENCE = {
-    ("bf16", "hf"): {"matmul_gflops": 955.0, "eval_s_per_problem": 0.29, "sft_s_per_step": 5.1,
+    ("bf16", "hf"): {"matmul_gflops": 955.0, "eval_s_per_problem": 0.29, "sft_s_per_step": 5.2,
                      "grpo_s_per_step": 36.9},
-    ("fp32", "hf"): {"matmul_gflops": 144.0, "eval_s_per_problem": 1.15, "sft_s_per_step": 20.0,
-                     "grpo_s_per_step": 128.0},
+    ("fp32", "hf"): {"matmul_gflops": 144.0, "eval_s_per_problem": 1.15, "sft_s_per_step": 18.0,
+                     "grpo_s_per_step": 122.0},
     ("bf16", "vllm"): {"matmul_gflops": 2253.0, "eval_s_per_problem": 0.237, "sft_s_per_step": 7.25,
                        "grpo_s_per_step": 33.2},
 }

@@ -30,8 +30,9 @@ if [ "${1:-}" = "--demo" ]; then
       language_consistency --reward_weights 1.0 0.5 0.2 0.5 0.5 0.2)
   SFT2=("${SFT[@]}")
   FINAL=("${R1[@]}")
-  EVAL=(--limit 2 --k 2 --max_new_tokens 32 --temperature 0.8)
-  SAMPLE=(--dataset_name arithmetic --arithmetic_size 4 --num_samples 2 --max_new_tokens 64)
+  # transformers for these few problems: a vLLM engine takes ~20 s to start, longer than they take to answer
+  EVAL=(--limit 2 --k 2 --max_new_tokens 32 --temperature 0.8 --backend hf)
+  SAMPLE=(--dataset_name arithmetic --arithmetic_size 4 --num_samples 2 --max_new_tokens 64 --backend hf)
   [ -d "$BASE_MODEL" ] || python scripts/prepare_smollm2.py
 else
   OUT=${OUT:-outputs/pipeline}

@@ -70,13 +70,16 @@ def test_a_bad_sft_argument_stops_the_demo_before_any_evaluation(tmp_path):
     assert "=== evaluate" not in run.stdout
 
 
-@pytest.mark.parametrize("args,sft_args", [(["--prompt_template", "r1_zero"], ""), ([], "--prompt_template r1_zero")])
+@pytest.mark.parametrize("args,sft_args", [(["--prompt_template", "r1_zero"], ""), ([], "--prompt_template r1_zero"),
+                                           (["--prompt_template=r1_zero"], ""), (["--prompt-template", "r1_zero"], ""),
+                                           ([], "--prompt_templates_file my.yaml")])
 def test_a_prompt_template_override_stops_the_demo_before_any_evaluation(tmp_path, args, sft_args):
     """Evaluation reads the template from both configs: an override would evaluate under another one."""
     env = os.environ | {"OUT": str(tmp_path / "demo"), "SFT_ARGS": sft_args}
     run = subprocess.run(["bash", "scripts/demo.sh", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                          timeout=300)
-    assert run.returncode != 0 and "prompt_template: set it in configs/demo_sft.yaml and demo_r1.yaml" in run.stdout
+    assert run.returncode != 0
+    assert "prompt_template, prompt_templates_file: set them in configs/demo_sft.yaml" in run.stdout
     assert "=== evaluate" not in run.stdout
 
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, SMALL_VERIFY_POOL
 
 from data import DataArguments, load_rl_dataset
 from helpers.generation import Sample
@@ -72,3 +72,18 @@ def test_filtering_the_demo_cold_start_keeps_the_problems_it_sometimes_writes_in
                             "--output_dir", str(tmp_path / "grpo"), "--check_only", "true"], cwd=REPO_ROOT,
                            capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, check.stderr[-3000:]
+
+
+def test_a_filter_that_keeps_nothing_fails_after_writing_its_histogram(tmp_path):
+    """An empty file would only fail later, in train_grpo.py: the filter says so itself, histogram written."""
+    class AlwaysWrong:
+        def generate(self, prompts, n, max_new_tokens, temperature, seed):
+            return [[answer("-1")] * n for _ in prompts]
+
+    output = tmp_path / "filtered.jsonl"
+    args = difficulty_filter.FilterArguments(model="scripted", num_samples=4, output=str(output), **SMALL_VERIFY_POOL)
+    with pytest.raises(SystemExit, match="kept none of 5 problems: no pass rate in 0.1-0.9"):
+        difficulty_filter.main(args, DataArguments(dataset_name="arithmetic", arithmetic_size=5),
+                               generator=AlwaysWrong())
+    assert json.loads(output.with_suffix(".json").read_text())["histogram"]["0/4"] == 5
+    assert output.read_text() == ""
