@@ -524,11 +524,11 @@ def reward_parameters(func: Callable) -> dict[str, object]:
             and name not in ("log_metric", "completion_ids", "prompts", "eos_token_ids")}
 
 
-def check_reward_config(names: list[str], reward_kwargs: dict) -> None:
-    """Raise ConfigError naming the bad key and the allowed values."""
+def check_reward_config(names: list[str], reward_kwargs: dict, key: str = "reward_funcs") -> None:
+    """Raise ConfigError naming the bad key (`key`: the one that lists the names) and the allowed values."""
     unknown = [n for n in names if n not in REWARDS]
     if unknown:
-        raise ConfigError(f"reward_funcs: unknown reward(s) {unknown}; allowed: {sorted(REWARDS)}")
+        raise ConfigError(f"{key}: unknown reward(s) {unknown}; allowed: {sorted(REWARDS)}")
     for name, params in reward_kwargs.items():
         if name not in names:
             raise ConfigError(f"reward_kwargs: '{name}' is not in reward_funcs {names}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from data import DataArguments, load_prompt_template
 from helpers.config import ConfigError, RunArguments, parse_config
 from helpers.generation import Sample, make_generator
-from rewards import REWARDS, VerifyArguments, configure_verification, get_reward_funcs
+from rewards import REWARDS, VerifyArguments, check_reward_config, configure_verification, get_reward_funcs
 
 
 @dataclass(kw_only=True)
@@ -27,9 +27,9 @@ class SamplingArguments(VerifyArguments):
 
     def __post_init__(self):
         super().__post_init__()
-        unknown = [name for name in self.accept_rewards if name not in REWARDS]
-        if unknown or not self.accept_rewards:
-            raise ConfigError(f"accept_rewards: unknown {unknown} or empty; allowed: one or more of {sorted(REWARDS)}")
+        if not self.accept_rewards:
+            raise ConfigError(f"accept_rewards: empty; allowed: one or more of {sorted(REWARDS)}")
+        check_reward_config(self.accept_rewards, {}, key="accept_rewards")
 
 
 def pass_checks(sampling: SamplingArguments, data_args: DataArguments) -> list:

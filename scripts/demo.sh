@@ -21,11 +21,13 @@ export OUT=${OUT:-outputs/demo}
 read -r -a SFT_EXTRA <<< "${SFT_ARGS:-}"
 BASE=checkpoints/SmolLM2-135M-Instruct
 # Generation engine: vLLM's CPU build where it is installed and measured faster (AVX-512), else transformers;
-# GRPO's settings for each: helpers/generation.demo_grpo_engine_args.
-ENGINE_LINE=$(python -c "from helpers.generation import demo_grpo_engine_args as args, vllm_is_faster_here as fast
-engine = 'vllm' if fast() else 'hf'; print(engine, *args(engine))")
-read -r -a ENGINE_WORDS <<< "$ENGINE_LINE"
-EVAL_ENGINE=${ENGINE_WORDS[0]}; GRPO_ENGINE=("${ENGINE_WORDS[@]:1}")
+# GRPO's settings for each: helpers/generation.demo_grpo_engine_args. And the precision (for the reuse stamp
+# below), in the same call: one torch import, not two.
+SETTINGS=$(python -c "from helpers.config import cpu_supports_bf16
+from helpers.generation import demo_grpo_engine_args as args, vllm_is_faster_here as fast
+engine = 'vllm' if fast() else 'hf'; print(engine, cpu_supports_bf16(), *args(engine))")
+read -r -a SETTING_WORDS <<< "$SETTINGS"
+EVAL_ENGINE=${SETTING_WORDS[0]}; BF16=${SETTING_WORDS[1]}; GRPO_ENGINE=("${SETTING_WORDS[@]:2}")
 if [ "$EVAL_ENGINE" = vllm ]; then ENGINE="vllm (vLLM's CPU build, colocated)"
 else ENGINE="hf (transformers; vLLM is not installed or not faster on this CPU)"; fi
 # Held-out problems in the training wording and in other words (data.ARITHMETIC_WORDINGS), under the
@@ -50,7 +52,6 @@ python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$BASE" 
 echo "generation engine for GRPO and evaluation: $ENGINE"
 # What the reused stages (the base and SFT evaluations, the SFT model) were made from: redo them when
 # the problems, the SFT code or config, the scoring, the precision or these settings changed since.
-BF16=$(python -c "from helpers.config import cpu_supports_bf16; print(cpu_supports_bf16())")
 INPUTS="$(cat data.py rewards.py train_sft.py helpers/*.py scripts/evaluate.py configs/demo_sft.yaml configs/prompts.yaml | sha1sum | cut -c1-16) bf16=$BF16 eval=${EVAL_PROBLEMS:-100} engine=$EVAL_ENGINE sft=${SFT_ARGS:-}"
 if [ -f "$OUT/inputs.txt" ] && [ "$(cat "$OUT/inputs.txt")" != "$INPUTS" ] || { [ ! -f "$OUT/inputs.txt" ] && [ -d "$OUT/eval" ]; }; then
   echo "=== $OUT was made from other problems, configs or settings: redoing its evaluations and SFT"

@@ -8,6 +8,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+def answer(a, tokens: int = 10):
+    """A well-formed completion answering `a` (a generator's Sample), for scripted generators."""
+    from helpers.generation import Sample
+
+    return Sample(f"<think>\nwork\n</think>\n<answer>\n{a}\n</answer>", tokens)
+
+
 # Two math-verify workers with a 3 s limit: enough for the 2-core CI box (every test's pool).
 SMALL_VERIFY_POOL = {"verify_workers": 2, "verify_timeout_s": 3.0, "verify_memory_mb": 1024}
 

@@ -5,16 +5,12 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, SMALL_VERIFY_POOL
+from conftest import REPO_ROOT, SMALL_VERIFY_POOL, answer
 
 from data import DataArguments, load_rl_dataset
 from helpers.generation import Sample
 from rewards import get_reward_funcs
 from scripts import difficulty_filter
-
-
-def answer(a):
-    return Sample(f"<think>\nwork\n</think>\n<answer>\n{a}\n</answer>", 10)
 
 
 def test_pass_rates_count_every_sample_and_the_histogram_bins_them():
@@ -32,7 +28,7 @@ def test_pass_rates_count_every_sample_and_the_histogram_bins_them():
     (["--max_pass_rate", "1.5"], "allowed: 0.0 <= min_pass_rate <= max_pass_rate <= 1.0"),
     (["--num_samples", "1"], "num_samples: 1 is out of range; allowed: >= 2"),
     (["--temperature", "0"], "temperature: 0.0 is out of range; allowed: > 0"),
-    (["--accept_rewards", "acuracy"], "accept_rewards: unknown ['acuracy']"),
+    (["--accept_rewards", "acuracy"], "accept_rewards: unknown reward(s) ['acuracy']"),
     (["--output", "filtered.json"], "output: 'filtered.json' must end in .jsonl"),
 ])
 def test_a_bad_key_is_a_config_error_before_any_model_loads(args, message):

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, SHARED_DATA, SMALL_VERIFY_POOL
+from conftest import REPO_ROOT, SHARED_DATA, SMALL_VERIFY_POOL, answer
 
 from data import DataArguments, arithmetic_problems, load_prompt_template
 from helpers.generation import Sample
@@ -14,9 +14,6 @@ from scripts.evaluate import EvalArguments, equivalences, majority_index, score
 
 TEMPLATE = load_prompt_template("r1_zero", DataArguments().prompt_templates_file)
 
-
-def answer(a, tokens=10):
-    return Sample(f"<think>\nwork\n</think>\n<answer>\n{a}\n</answer>", tokens)
 
 
 def test_majority_vote_ties_go_to_the_answer_seen_first():

@@ -1,12 +1,10 @@
 """scripts/rejection_sample.py: which samples become SFT rows."""
 
+from conftest import answer
+
 from helpers.generation import Sample
 from rewards import get_reward_funcs
 from scripts import rejection_sample
-
-
-def answer(a, tokens=10):
-    return Sample(f"<think>\nwork\n</think>\n<answer>\n{a}\n</answer>", tokens)
 
 
 def test_rejection_sampling_keeps_correct_well_formed_distinct_samples():
