@@ -113,6 +113,13 @@ def build_trainer(data_args: DataArguments, reward_args: RewardArguments, traini
     template = load_prompt_template(data_args.prompt_template, data_args.prompt_templates_file, for_training=True)
     dataset = load_rl_dataset(data_args)
     logger.info("%d training prompts from %s", len(dataset), data_args.dataset_name)
+    # GRPO's sampler draws whole rounds of distinct prompts and drops the rest: with fewer, it yields none.
+    per_round = training_args.generation_batch_size // training_args.num_generations
+    if len(dataset) < per_round:
+        raise ConfigError(f"dataset_name: {len(dataset)} training prompts from {data_args.dataset_name}, fewer than "
+                          f"one generation round takes (generation_batch_size / num_generations = {per_round}); "
+                          f"allowed: at least {per_round} (scripts/difficulty_filter.py keeps that many with "
+                          f"--min_kept {per_round})")
     reward_funcs = get_reward_funcs(reward_args.reward_funcs, reward_args.reward_kwargs,
                                     reasoning_tag=template.reasoning_tag, answer_tag=template.answer_tag,
                                     eos_token_ids=eos_token_ids(model_args))

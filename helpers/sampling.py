@@ -3,7 +3,11 @@ shared by scripts/rejection_sample.py (keep the passing completions as SFT data)
 scripts/difficulty_filter.py (keep the problems the model solves sometimes, as RL data)."""
 
 import logging
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
 
 from data import DataArguments, load_prompt_template
 from helpers.config import ConfigError, RunArguments, parse_config
@@ -56,10 +60,62 @@ def passes(prompt, gold: str, texts: list[str], reward_funcs, threshold: float) 
 
 def run_command_line(arguments_type, main) -> None:
     """A sampling script's `__main__`: parse its arguments, DataArguments and RunArguments (`--check_only`)
-    from `--config` and the command line, run `main`, and report a config error in one line."""
+    from `--config` and the command line, run `main`, and report a config error in one line.
+    `--grpo_config FILE` (a train_grpo.py config) sets the data, prompt and sampling keys to what that run
+    draws (sampling_args_for), as if given first on the command line: the keys given after it win, and
+    it wins over a `--config` file."""
     logging.basicConfig(level=logging.INFO)
+    argv = sys.argv[1:]
     try:
-        args, data_args, run_args = parse_config((arguments_type, DataArguments, RunArguments))
+        flags = [i for i, arg in enumerate(argv) if arg == "--grpo_config" or arg.startswith("--grpo_config=")]
+        if flags:
+            at = flags[0]
+            given, rest = (argv[at].split("=", 1)[1], argv[at + 1:]) if "=" in argv[at] else (
+                (argv[at + 1], argv[at + 2:]) if at + 1 < len(argv) else ("(nothing)", []))
+            if not Path(given).is_file():
+                raise ConfigError(f"grpo_config: {given} is not a file; allowed: a train_grpo.py config (YAML)")
+            argv = sampling_args_for(given) + argv[:at] + rest
+        args, data_args, run_args = parse_config((arguments_type, DataArguments, RunArguments), argv)
         main(args, data_args, check_only=run_args.check_only)
     except ConfigError as error:
         raise SystemExit(f"config error: {error}") from None
+
+
+# A GRPO config's sampling keys and the sampling scripts' names for them.
+GRPO_SAMPLING_KEYS = {"num_generations": "num_samples", "temperature": "temperature",
+                      "max_completion_length": "max_new_tokens"}
+
+
+def command_line_keys(argv: list[str]) -> dict:
+    """The keys of a command line: `--key value`, `--key v1 v2` (a list) and `--key=value`; dashes in a key
+    read as underscores, a key without a value as "true"."""
+    keys, key = {}, None
+    for arg in argv:
+        if arg.startswith("--"):
+            key, given, value = arg[2:].replace("-", "_").partition("=")
+            keys[key] = [value] if given else []
+        elif key is not None:
+            keys[key].append(arg)
+    return {k: v[0] if len(v) == 1 else v or "true" for k, v in keys.items()}
+
+
+def sampling_args_for(grpo_config: str, grpo_args: list[str] = ()) -> list[str]:
+    """Command-line arguments that make a sampling script draw what a train_grpo.py run would: the config's
+    data and prompt keys (DataArguments) and its temperature, num_generations and max_completion_length,
+    each overridden by `grpo_args` (that run's extra arguments)."""
+    settings = yaml.safe_load(Path(grpo_config).read_text()) | command_line_keys(list(grpo_args))
+    names = {f.name: f.name for f in fields(DataArguments)} | GRPO_SAMPLING_KEYS
+    return [arg for key, name in names.items() if settings.get(key) is not None
+            for arg in (f"--{name}", *(map(str, settings[key]) if isinstance(settings[key], list)
+                                      else [str(settings[key])]))]
+
+
+def grpo_filter_args(grpo_config: str, grpo_args: list[str] = ()) -> list[str]:
+    """scripts/difficulty_filter.py arguments for a train_grpo.py run: sampling_args_for, and `--min_kept` one
+    generation round of prompts (generation_batch_size / num_generations, as TRL derives it from the run's
+    keys): fewer, and TRL's sampler would give that run nothing to train on."""
+    import train_grpo  # the run's own parser and checks (imported here: the sampling scripts need no GRPO stack)
+
+    training_args = parse_config(train_grpo.ARGUMENT_TYPES, ["--config", grpo_config, *grpo_args])[2]
+    per_round = training_args.generation_batch_size // training_args.num_generations
+    return sampling_args_for(grpo_config, grpo_args) + ["--min_kept", str(per_round)]

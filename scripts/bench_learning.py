@@ -1,25 +1,34 @@
-"""Does the demo's GRPO stage make the model better? A learning curve over seeds, with baselines.
+"""Does RL make the model better than more SFT would? The R1 recipe on CPU, over seeds, with baselines.
 
-    python scripts/bench_learning.py                           # 3 seeds x the demo's GRPO stage (~30 min, 2 cores)
-    python scripts/bench_learning.py --grpo_args "--max_steps 40" --eval_every 10   # a longer budget
-    python scripts/bench_learning.py --seeds 1 --eval_problems 20 --grpo_args "--max_steps 2" --eval_every 1  # smoke
+    python scripts/bench_learning.py                  # the study (docs/learning.md; ~90 min on 2 AVX512-BF16 cores)
+    python scripts/bench_learning.py --grpo_args "--max_steps 100" --eval_every 20     # a longer budget
+    python scripts/bench_learning.py --seeds 1 --unfiltered_seeds --sft_steps 2 4 --eval_problems 20 \\
+        --grpo_args "--max_steps 2" --eval_every 1 --filter_args "--min_pass_rate 0 --max_pass_rate 1"  # smoke
 
-The demo's own commands and configs (scripts/demo.sh): cold-start SFT once (configs/demo_sft.yaml),
-then GRPO from the SFT model (configs/demo_r1.yaml) once per seed, a checkpoint every `eval_every`
-steps. Every model is evaluated greedily on held-out problems (the test split, never trained on) in two
-wordings: the generator's (`arithmetic`) and other words for the same problems
-(`arithmetic_reworded`), so a gain that is only the training phrasing shows. The baseline is an
-SFT-only model trained for the same wall time as SFT + GRPO (on fresh problems): does RL add what
-more SFT would not?
+1. Cold start (configs/demo_sft.yaml, constant learning rate) trained for the longest of `sft_steps`, a
+   checkpoint at each: the SFT curve. RL starts where it stops rising: the first point that no later
+   point beats by `converged_gain` in either wording (or `--start_step`); if none does before the
+   curve's end, from its last point, and the table says the cold start did not converge.
+2. The difficulty filter (scripts/difficulty_filter.py) on that checkpoint: `filter_problems` of GRPO's
+   candidate problems (configs/demo_r1.yaml's data), sampled as GRPO samples them (its temperature,
+   num_generations and max_completion_length); the problems solved sometimes but not always are kept.
+3. GRPO (configs/demo_r1.yaml) from the start on the kept problems, once per seed, a checkpoint every
+   `eval_every` steps; and on the unfiltered problems once per `unfiltered_seeds`.
+4. Baselines: the start itself, and SFT continued from it for as long as filter + GRPO took (mean over
+   the seeds), on fresh problems of the train split (arithmetic seed 2).
+5. The filter again on the first seed's final model, over the same candidates: the pass rates after.
 
-Prints the table (accuracy per wording, problems fixed / broken vs SFT) and the GRPO gain over SFT
-as mean and range over the seeds; writes outputs/bench/learning.json and the curve
-outputs/bench/learning.png (accuracy vs GRPO step and vs wall time).
+Every model is evaluated greedily on held-out problems (the test split, never trained on) in two
+wordings, the generator's (`arithmetic`) and other words (`arithmetic_reworded`), under the system
+prompt the configs train with. Prints the table, the gains against the targets of issue 27, and the
+training signals (groups without signal, entropy, clipped ratios); writes outputs/bench/learning.json
+and the curves outputs/bench/learning.png.
 """
 
 import argparse
 import hashlib
 import json
+import math
 import shlex
 import shutil
 import statistics
@@ -36,23 +45,38 @@ import matplotlib.pyplot as plt
 
 from helpers.generation import demo_grpo_engine_args, vllm_is_faster_here
 from helpers.plots import save
+from helpers.sampling import grpo_filter_args
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 BASE_MODEL = "checkpoints/SmolLM2-135M-Instruct"
 BENCHMARKS = ("arithmetic", "arithmetic_reworded")
+SFT_CONFIG, GRPO_CONFIG = "configs/demo_sft.yaml", "configs/demo_r1.yaml"
 # Evaluated under the system prompt the demo trains with (both demo configs name the same one).
-TEMPLATE = yaml.safe_load((REPO_ROOT / "configs" / "demo_r1.yaml").read_text())["prompt_template"]
+TEMPLATE = yaml.safe_load((REPO_ROOT / GRPO_CONFIG).read_text())["prompt_template"]
+FRESH_SFT_SEED = 2  # the SFT continuation draws from another seed than the cold start (0) and GRPO (1): train split,
+#                   mostly other problems (seeds draw from the same finite set, so some recur)
+TARGETS = {"vs_start": 0.08, "vs_sft_same_time": 0.05, "every_seed_vs_start": 0.04, "fixed_per_broken": 3.0}
 
 
-# What a stage's result depends on besides its command line: a change to any of these redoes every stage.
-INPUTS = ["data.py", "rewards.py", "train_sft.py", "train_grpo.py", "scripts/evaluate.py", "configs/demo_sft.yaml",
-          "configs/demo_r1.yaml", "configs/prompts.yaml",
-          *sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "helpers").glob("*.py"))]
+# What every stage's result depends on besides its command line; each stage also reads the script it runs
+# and the config it names (stage_inputs).
+COMMON_INPUTS = ["data.py", "rewards.py", "configs/prompts.yaml",
+                 *sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "helpers").glob("*.py"))]
 
 
-def inputs_digest() -> str:
-    return hashlib.sha1(b"".join(path.encode() + (REPO_ROOT / path).read_bytes() for path in INPUTS)).hexdigest()[:16]
+def stage_inputs(command: list[str]) -> list[str]:
+    """The files a stage reads: the script it runs, the `--config` file it names, and COMMON_INPUTS (so an
+    edit to the filter redoes the filter and what follows it, not the SFT curve before it)."""
+    named = [command[1]] if (REPO_ROOT / command[1]).is_file() else []
+    if "--config" in command:
+        named.append(command[command.index("--config") + 1])
+    return named + COMMON_INPUTS
+
+
+def inputs_digest(command: list[str]) -> str:
+    return hashlib.sha1(b"".join(path.encode() + (REPO_ROOT / path).read_bytes()
+                                 for path in stage_inputs(command))).hexdigest()[:16]
 
 
 def run(command: list[str]) -> None:
@@ -66,11 +90,13 @@ def cached(key: dict, record: Path) -> bool:
     return record.exists() and json.loads(record.read_text())["key"] == key
 
 
-def run_stage(command: list[str], record: Path, after: Path | None = None, clear: Path | None = None) -> dict:
+def run_stage(command: list[str], record: Path, after: Path | None = None, clear: Path | None = None,
+              also: dict | None = None) -> dict:
     """Run a stage once: its record (key and wall seconds), reused while the command, the files it reads
-    (INPUTS) and the record `after` of the stage it reads are unchanged; `clear`: a folder emptied before a rerun."""
-    key = {"command": command, "inputs": inputs_digest(),
-           "after": json.loads(after.read_text()) if after is not None else None}
+    (stage_inputs), the record `after` of the stage it reads and `also` (what else its result depends on)
+    are unchanged; `clear`: a folder emptied before a rerun."""
+    key = {"command": command, "inputs": inputs_digest(command),
+           "after": json.loads(after.read_text()) if after is not None else None} | ({"also": also} if also else {})
     if not cached(key, record):
         if clear is not None:
             shutil.rmtree(clear, ignore_errors=True)  # no checkpoint of an earlier run may join the curve
@@ -81,11 +107,11 @@ def run_stage(command: list[str], record: Path, after: Path | None = None, clear
     return json.loads(record.read_text())
 
 
-def train(command: list[str], output_dir: Path, after: Path | None = None) -> float:
+def train(command: list[str], output_dir: Path, after: Path | None = None, also: dict | None = None) -> float:
     """Run a training command (reading the output of the stage recorded in `after`) and return its wall
     time; a rerun of the same stage reuses the finished run, any other starts from an empty folder."""
     command = command + ["--output_dir", str(output_dir)]
-    return run_stage(command, output_dir / "bench_run.json", after, clear=output_dir)["seconds"]
+    return run_stage(command, output_dir / "bench_run.json", after, clear=output_dir, also=also)["seconds"]
 
 
 def evaluate(model: Path | str, output: Path, problems: int, backend: str, after: Path | None = None) -> dict:
@@ -125,119 +151,272 @@ def grpo_seconds_per_step(run_dir: Path) -> list[float]:
     return [e["step_time"] for e in log_history(run_dir) if "step_time" in e]
 
 
+def training_signals(run_dir: Path) -> dict:
+    """What GRPO had to learn from, per its logs: the share of groups whose completions all scored the same
+    (no gradient), the policy's entropy over the first and last 3 steps, the share of tokens whose ratio was
+    clipped, the share of completions cut at max_completion_length, and the reward at both ends."""
+    logs = [e for e in log_history(run_dir) if "frac_reward_zero_std" in e]
+
+    def mean(key: str, part: slice = slice(None)) -> float:
+        values = [e[key] for e in logs[part] if key in e]
+        return statistics.mean(values) if values else math.nan
+
+    return {"groups_without_signal": mean("frac_reward_zero_std"), "entropy_first": mean("entropy", slice(3)),
+            "entropy_last": mean("entropy", slice(-3, None)), "clip_ratio": mean("clip_ratio/region_mean"),
+            "completions_clipped": mean("completions/clipped_ratio"), "reward_first": mean("reward", slice(3)),
+            "reward_last": mean("reward", slice(-3, None))}
+
+
+def converged_start(curve: list[dict], min_gain: float) -> tuple[int, bool]:
+    """The first SFT step that no later point of the curve beats by `min_gain` or more in either wording
+    (doubling the steps, or more, adds less), and whether there is one before the curve's end; if not,
+    the last point, not converged. Stricter than "the next doubling adds less", which one noisy point fools."""
+    for i, point in enumerate(curve[:-1]):
+        # Rounded: accuracies are multiples of 1/problems, and 0.36 - 0.34 is 0.01999... in floating point.
+        if all(round(later[n]["pass@1"] - point[n]["pass@1"], 9) < min_gain for later in curve[i + 1:]
+               for n in BENCHMARKS):
+            return point["step"], True
+    return curve[-1]["step"], False
+
+
+def gains(finals: list[dict], against: dict) -> dict:
+    """Per benchmark: accuracy of each final model minus `against`'s, with mean, range and stdev."""
+    out = {}
+    for name in BENCHMARKS:
+        per_seed = [round(f[name]["pass@1"] - against[name]["pass@1"], 9) for f in finals]  # see converged_start
+        out[name] = {"mean": statistics.mean(per_seed), "min": min(per_seed), "max": max(per_seed),
+                     "stdev": statistics.stdev(per_seed) if len(per_seed) > 1 else 0.0, "per_seed": per_seed}
+    return out
+
+
 def main(args) -> dict:
     out = args.out
     (out / "eval").mkdir(parents=True, exist_ok=True)
     engine = args.engine if args.engine != "auto" else "vllm" if vllm_is_faster_here() else "hf"  # as the demo
-    results = {"settings": {k: str(v) for k, v in vars(args).items()} | {"engine": engine}, "seconds": {}, "grpo": {}}
+    sft_args, grpo_args, filter_args = (shlex.split(a) for a in (args.sft_args, args.grpo_args, args.filter_args))
+    points = sorted(set(args.sft_steps))
+    if args.start_step is not None and args.start_step not in points:
+        raise SystemExit(f"--start_step {args.start_step}: not one of --sft_steps {points}")
+    results = {"settings": {k: str(v) for k, v in vars(args).items()} | {"engine": engine}, "seconds": {}}
 
-    def scores(model, name, run_dir=None):
-        after = run_dir / "bench_run.json" if run_dir is not None else None
-        return evaluate(model, out / "eval" / f"{name}.json", args.eval_problems, engine, after)
+    def scores(model, name, record=None):
+        return evaluate(model, out / "eval" / f"{name}.json", args.eval_problems, engine, record)
+
+    def difficulty_filter(model: Path, output: Path, after: Path, extra: list[str]) -> dict:
+        command = [sys.executable, "scripts/difficulty_filter.py", "--model", str(model),
+                   *grpo_filter_args(str(REPO_ROOT / GRPO_CONFIG), grpo_args), "--arithmetic_size",
+                   str(args.filter_problems), "--backend", engine, *extra, "--output", str(output)]
+        seconds = run_stage(command, output.with_suffix(".record.json"), after)["seconds"]
+        rates = {row["question"]: row["pass_rate"] for row in map(json.loads, output.read_text().splitlines())}
+        return json.loads(output.with_suffix(".json").read_text()) | {"seconds": seconds, "pass_rates": rates}
 
     results["base"] = scores(BASE_MODEL, "base")
-    sft_dir = out / "sft"
-    results["seconds"]["sft"] = train([sys.executable, "train_sft.py", "--config", "configs/demo_sft.yaml",
-                                       *shlex.split(args.sft_args)], sft_dir)
-    sft_steps = json.loads((sft_dir / "trainer_state.json").read_text())["global_step"]
-    results["sft"] = scores(sft_dir, "sft", sft_dir)
 
-    for seed in args.seeds:
-        run_dir = out / f"grpo-seed{seed}"
-        seconds = train([sys.executable, "train_grpo.py", "--config", "configs/demo_r1.yaml", "--model_name_or_path",
-                         str(sft_dir), "--seed", str(seed), *demo_grpo_engine_args(engine),
-                         *shlex.split(args.grpo_args), "--save_strategy", "steps", "--save_steps", str(args.eval_every),
-                         "--save_only_model", "true"], run_dir, after=sft_dir / "bench_run.json")
-        results["seconds"][f"grpo-seed{seed}"] = seconds
+    # 1. The SFT curve: one run at a constant learning rate, so its checkpoint at step s is an s-step run.
+    sft_dir, sft_record = out / "sft", out / "sft" / "bench_run.json"
+    sft_batch = yaml.safe_load((REPO_ROOT / SFT_CONFIG).read_text())["per_device_train_batch_size"]
+    results["seconds"]["sft"] = train(
+        [sys.executable, "train_sft.py", "--config", SFT_CONFIG, *sft_args, "--max_steps", str(points[-1]),
+         "--arithmetic_size", str(points[-1] * sft_batch), "--lr_scheduler_type", "constant", "--save_strategy",
+         "steps", "--save_steps", str(math.gcd(*points)), "--save_only_model", "true"], sft_dir,
+        also={"checkpoints_kept": points})
+    for checkpoint in sft_dir.glob("checkpoint-*"):
+        if int(checkpoint.name.split("-")[1]) not in points:
+            shutil.rmtree(checkpoint)
+    results["sft_curve"] = [{"step": s, **scores(sft_dir / f"checkpoint-{s}", f"sft-step{s}", sft_record)}
+                            for s in points]
+    start_step, converged = (args.start_step, None) if args.start_step else converged_start(
+        results["sft_curve"], args.converged_gain)
+    start_model = sft_dir / f"checkpoint-{start_step}"
+    start = next(p for p in results["sft_curve"] if p["step"] == start_step)
+    results["start"] = {"step": start_step, "converged": converged, **start}
+
+    # 2. The difficulty filter on the start, over GRPO's candidate problems.
+    kept_file = out / "filtered.jsonl"
+    results["filter_before"] = difficulty_filter(start_model, kept_file, sft_record, filter_args)
+    filter_record = kept_file.with_suffix(".record.json")
+    results["seconds"]["filter"] = results["filter_before"]["seconds"]
+
+    # 3. GRPO from the start, on the kept problems and on all of them.
+    def grpo(name: str, seed: int, data: list[str], after: Path, offset: float) -> dict:
+        run_dir = out / name
+        seconds = train([sys.executable, "train_grpo.py", "--config", GRPO_CONFIG, "--model_name_or_path",
+                         str(start_model), "--seed", str(seed), *data, *demo_grpo_engine_args(engine), *grpo_args,
+                         "--save_strategy", "steps", "--save_steps", str(args.eval_every), "--save_only_model", "true"],
+                        run_dir, after=after)
+        results["seconds"][name] = seconds
         step_times = grpo_seconds_per_step(run_dir)
-        curve = [{"step": 0, "wall_s": results["seconds"]["sft"], **results["sft"]}]
-        checkpoints = sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-        for checkpoint in checkpoints:
+        # Wall time after the start: the filter's (if used), then GRPO's with engine and model start-up
+        # spread evenly over its steps, so that the last point's time is what the whole run took.
+        curve = [{**start, "step": 0, "wall_s": 0.0}]  # the start is step 0 of GRPO (its own: SFT steps)
+        for checkpoint in sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])):
             step = int(checkpoint.name.split("-")[1])
-            # GRPO's wall time: engine and model start-up spread evenly over its steps, so that the
-            # last point's time is what the whole run took.
-            wall = results["seconds"]["sft"] + seconds * sum(step_times[:step]) / sum(step_times)
-            curve.append({"step": step, "wall_s": wall, **scores(checkpoint, f"grpo-seed{seed}-step{step}", run_dir)})
-        results["grpo"][seed] = {"curve": curve, "final": curve[-1] | {"paired": paired(results["sft"], curve[-1])}}
+            wall = offset + seconds * sum(step_times[:step]) / sum(step_times)
+            checkpoint_scores = scores(checkpoint, f"{name}-step{step}", run_dir / "bench_run.json")
+            curve.append({"step": step, "wall_s": wall, **checkpoint_scores})
+        return {"curve": curve, "final": curve[-1] | {"paired": paired(start, curve[-1])},
+                "signals": training_signals(run_dir), "run_dir": str(run_dir)}
 
-    # Baseline: SFT alone for as long as SFT + GRPO took (mean over the seeds), on fresh problems. Its
-    # run pays SFT's start-up once, then SFT's price per step (the trainer's own runtime per step).
-    grpo_seconds = statistics.mean(results["seconds"][f"grpo-seed{s}"] for s in args.seeds)
+    filtered = ["--dataset_name", str(kept_file), "--dataset_format", results["filter_before"]["dataset_format"]]
+    filter_seconds = results["seconds"]["filter"]
+    results["grpo"] = {seed: grpo(f"grpo-filtered-seed{seed}", seed, filtered, filter_record, filter_seconds)
+                       for seed in args.seeds}
+    results["grpo_unfiltered"] = {seed: grpo(f"grpo-unfiltered-seed{seed}", seed, [], sft_record, 0.0)
+                                  for seed in args.unfiltered_seeds}
+
+    # 4. SFT continued from the start for as long as filter + GRPO took, on fresh problems: SFT's
+    # start-up once, then its price per step (the trainer's own runtime per step in the curve's run).
+    rl_seconds = results["seconds"]["filter"] + statistics.mean(results["seconds"][f"grpo-filtered-seed{s}"]
+                                                                for s in args.seeds)
     runtime = sft_runtime(sft_dir)
-    per_step, startup = runtime / sft_steps, results["seconds"]["sft"] - runtime
-    longer_steps = round((results["seconds"]["sft"] + grpo_seconds - startup) / per_step)
-    longer_dir = out / f"sft-{longer_steps}steps"
+    per_step, startup = runtime / points[-1], results["seconds"]["sft"] - runtime
+    steps = max(1, round((rl_seconds - startup) / per_step))
+    continued = out / f"sft-continued-{steps}steps"
     results["seconds"]["sft_same_time"] = train(
-        [sys.executable, "train_sft.py", "--config", "configs/demo_sft.yaml", *shlex.split(args.sft_args),
-         "--max_steps", str(longer_steps), "--arithmetic_size", str(longer_steps * 8)], longer_dir)
-    results["sft_same_time"] = scores(longer_dir, f"sft-{longer_steps}steps", longer_dir)
-    results["sft_same_time"] |= {"steps": longer_steps, "paired": paired(results["sft"], results["sft_same_time"])}
+        [sys.executable, "train_sft.py", "--config", SFT_CONFIG, *sft_args, "--model_name_or_path", str(start_model),
+         "--max_steps", str(steps), "--arithmetic_seed", str(FRESH_SFT_SEED),
+         "--arithmetic_size", str(steps * sft_batch), "--lr_scheduler_type", "constant", "--save_strategy", "no"],
+        continued, after=sft_record)
+    results["sft_same_time"] = scores(continued, continued.name, continued / "bench_run.json")
+    # Its step price comes from a run that also saved checkpoints: the record keeps the time it was given.
+    results["sft_same_time"] |= {"steps": steps, "wall_s": results["seconds"]["sft_same_time"],
+                                 "target_s": rl_seconds, "paired": paired(start, results["sft_same_time"])}
 
-    results["grpo_gain"] = {}
-    for name in BENCHMARKS:
-        gains = [r["final"][name]["pass@1"] - results["sft"][name]["pass@1"] for r in results["grpo"].values()]
-        results["grpo_gain"][name] = {"mean": statistics.mean(gains), "min": min(gains), "max": max(gains),
-                                      "stdev": statistics.stdev(gains) if len(gains) > 1 else 0.0, "per_seed": gains}
+    # 5. The pass rates after GRPO (first seed), over the same candidates, every problem kept.
+    first = out / f"grpo-filtered-seed{args.seeds[0]}"
+    results["filter_after"] = difficulty_filter(first, out / "filter_after.jsonl", first / "bench_run.json",
+                                                filter_args + ["--min_pass_rate", "0", "--max_pass_rate", "1"])
+    kept = results["filter_before"]["pass_rates"]
+    after_rates = results["filter_after"]["pass_rates"]
+    results["kept_pass_rate"] = {"before": statistics.mean(kept.values()),
+                                 "after": statistics.mean(after_rates[q] for q in kept)}
+
+    finals = [r["final"] for r in results["grpo"].values()]
+    results["grpo_gain"] = gains(finals, start)
+    results["grpo_gain_vs_sft_same_time"] = gains(finals, results["sft_same_time"])
+    results["targets"] = targets(results)
     return results
 
 
+def targets(results: dict) -> dict:
+    """Issue 27's bar, per wording: GRPO's mean gain over its start and over the SFT continuation, every
+    seed's gain over its start, and problems fixed per problem broken (all seeds together)."""
+    out = {}
+    for name in BENCHMARKS:
+        over_start, over_sft = results["grpo_gain"][name], results["grpo_gain_vs_sft_same_time"][name]
+        fixed = sum(r["final"]["paired"][name]["fixed"] for r in results["grpo"].values())
+        broken = sum(r["final"]["paired"][name]["broken"] for r in results["grpo"].values())
+        out[name] = {"vs_start": over_start["mean"] >= TARGETS["vs_start"],
+                     "vs_sft_same_time": over_sft["mean"] >= TARGETS["vs_sft_same_time"],
+                     "every_seed_vs_start": over_start["min"] >= TARGETS["every_seed_vs_start"],
+                     "fixed_per_broken": fixed > 0 and fixed >= TARGETS["fixed_per_broken"] * broken,
+                     "fixed": fixed, "broken": broken}
+    return out
+
+
 def summary(results: dict) -> str:
-    sft_steps = results["sft_same_time"]["steps"]
-    named = [("base SmolLM2-135M-Instruct", results["base"], None), ("after cold-start SFT", results["sft"], None)]
-    named += [(f"SFT + GRPO, seed {seed} ({r['final']['step']} steps)", r["final"], r["final"]["paired"])
-              for seed, r in results["grpo"].items()]
-    named.append((f"SFT only, same wall time ({sft_steps} steps)", results["sft_same_time"],
-                  results["sft_same_time"]["paired"]))
-    rows = ["| model | format rate | accuracy | accuracy, reworded | vs SFT: fixed / broken (reworded) |",
+    start = results["start"]
+    converged = {True: "converged", False: "NOT converged: the curve still rises", None: "chosen"}[start["converged"]]
+    named = [("base SmolLM2-135M-Instruct", results["base"], None)]
+    named += [(f"cold-start SFT, {p['step']} steps" + (f" (the start: {converged})" if p["step"] == start["step"]
+                                                          else ""), p, None) for p in results["sft_curve"]]
+    named += [(f"start + GRPO on filtered problems, seed {seed} ({r['final']['step']} steps)", r["final"],
+               r["final"]["paired"]) for seed, r in results["grpo"].items()]
+    named += [(f"start + GRPO, unfiltered, seed {seed} ({r['final']['step']} steps)", r["final"], r["final"]["paired"])
+              for seed, r in results["grpo_unfiltered"].items()]
+    same_time = results["sft_same_time"]
+    named.append((f"start + SFT for the same wall time ({same_time['steps']} steps)", same_time, same_time["paired"]))
+    rows = ["| model | format rate | accuracy | accuracy, reworded | vs start: fixed / broken (reworded) |",
             "| --- | --- | --- | --- | --- |"]
     for name, r, change in named:
         a, b = r["arithmetic"], r["arithmetic_reworded"]
         same, other = (change or {}).get("arithmetic"), (change or {}).get("arithmetic_reworded")
         vs = f"{same['fixed']} / {same['broken']} ({other['fixed']} / {other['broken']})" if change else ""
         rows.append(f"| {name} | {a['format_rate']:.2f} | {a['pass@1']:.3f} | {b['pass@1']:.3f} | {vs} |")
-    for name, gain in results["grpo_gain"].items():
-        rows.append(f"GRPO gain over SFT on {name}: mean {gain['mean']:+.3f}, stdev {gain['stdev']:.3f}, range "
-                    f"[{gain['min']:+.3f}, {gain['max']:+.3f}] over {len(gain['per_seed'])} seed(s)")
-    rows.insert(len(named) + 2, "")
+    rows.append("")
+    for label, key in (("its start", "grpo_gain"), ("SFT for the same time", "grpo_gain_vs_sft_same_time")):
+        for name, gain in results[key].items():
+            rows.append(f"filtered GRPO vs {label} on {name}: mean {gain['mean']:+.3f}, stdev {gain['stdev']:.3f}, "
+                        f"range [{gain['min']:+.3f}, {gain['max']:+.3f}] over {len(gain['per_seed'])} seed(s)")
+    labels = {"vs_start": f"mean gain over the start >= {TARGETS['vs_start']:+.2f}",
+              "vs_sft_same_time": f"over SFT for the same time >= {TARGETS['vs_sft_same_time']:+.2f}",
+              "every_seed_vs_start": f"every seed over the start >= {TARGETS['every_seed_vs_start']:+.2f}",
+              "fixed_per_broken": f"fixed >= {TARGETS['fixed_per_broken']:.0f}x broken"}
+    for name, met in results["targets"].items():
+        rows.append(f"targets on {name}: " + ", ".join(f"{label} {'met' if met[key] else 'NOT met'}"
+                                                      for key, label in labels.items())
+                    + f" (fixed {met['fixed']}, broken {met['broken']})")
+    before, after = results["filter_before"], results["filter_after"]
+    rows.append(f"difficulty filter: kept {before['kept']} of {before['problems']} problems; pass rates before "
+                f"{before['histogram']}, after GRPO (seed {next(iter(results['grpo']))}) {after['histogram']}; "
+                f"mean pass rate of the kept problems {results['kept_pass_rate']['before']:.2f} -> "
+                f"{results['kept_pass_rate']['after']:.2f}")
+    for label, runs in (("filtered", results["grpo"]), ("unfiltered", results["grpo_unfiltered"])):
+        for seed, r in runs.items():
+            s = r["signals"]
+            rows.append(f"GRPO {label}, seed {seed}: groups without signal {s['groups_without_signal']:.2f}, entropy "
+                        f"{s['entropy_first']:.2f} -> {s['entropy_last']:.2f}, clipped tokens {s['clip_ratio']:.3f}, "
+                        f"completions cut {s['completions_clipped']:.2f}, reward {s['reward_first']:.2f} -> "
+                        f"{s['reward_last']:.2f}")
+    rows.append(f"SFT for the same time: {same_time['steps']} steps in {same_time['wall_s']:.0f} s (filter + GRPO "
+                f"took {same_time['target_s']:.0f} s, mean over the seeds)")
     rows.append("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in results["seconds"].items()))
     return "\n".join(rows)
 
 
 def plot(results: dict, output: Path) -> Path:
-    """Accuracy vs GRPO step and vs wall time (SFT included), per seed and wording, with the baselines."""
-    fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(11, 4))
-    styles = {"arithmetic": ("-", "generator wording"), "arithmetic_reworded": (":", "reworded")}
-    for color, (seed, r) in enumerate(results["grpo"].items()):
-        for name, (line, label) in styles.items():
-            steps = [p["step"] for p in r["curve"]]
-            minutes = [p["wall_s"] / 60 for p in r["curve"]]
+    """Held-out accuracy vs SFT step (the cold start), vs GRPO step, and vs wall time after the start
+    (with the SFT continuation), per seed and wording."""
+    fig, (by_sft, by_step, by_time) = plt.subplots(1, 3, figsize=(15, 4.2))
+    styles = {"arithmetic": ("-", "*", "generator wording"), "arithmetic_reworded": (":", "x", "reworded")}
+    for name, (line, _, label) in styles.items():
+        curve = results["sft_curve"]
+        by_sft.plot([p["step"] for p in curve], [p[name]["pass@1"] for p in curve], line, marker="o", color="k",
+                    label=label)
+    by_sft.axvline(results["start"]["step"], color="C3", alpha=0.5, label="RL starts here")
+    by_sft.set_xscale("log", base=2)
+    runs = [("filtered", seed, r, f"C{i}") for i, (seed, r) in enumerate(results["grpo"].items())]
+    runs += [("unfiltered", seed, r, str(0.35 + 0.15 * i))  # greys
+             for i, (seed, r) in enumerate(results["grpo_unfiltered"].items())]
+    for kind, seed, r, color in runs:
+        for name, (line, _, label) in styles.items():
             accuracy = [p[name]["pass@1"] for p in r["curve"]]
-            by_step.plot(steps, accuracy, line, marker="o", color=f"C{color}", label=f"GRPO seed {seed}, {label}")
-            by_time.plot(minutes, accuracy, line, marker="o", color=f"C{color}")
+            by_step.plot([p["step"] for p in r["curve"]], accuracy, line, marker="o", color=color,
+                         label=f"GRPO {kind}, seed {seed}, {label}")
+            by_time.plot([p["wall_s"] / 60 for p in r["curve"]], accuracy, line, marker="o", color=color)
     same_time = results["sft_same_time"]
-    minutes = results["seconds"]["sft_same_time"] / 60
-    for name, marker in (("arithmetic", "*"), ("arithmetic_reworded", "x")):
-        by_time.plot([minutes], [same_time[name]["pass@1"]], marker=marker, markersize=10, color="k", linestyle="none",
-                     label=f"SFT only, {same_time['steps']} steps, {styles[name][1]}")
-    for ax, xlabel in ((by_step, "GRPO step (0 = the SFT model)"), (by_time, "wall time, SFT + GRPO (min)")):
+    for name, (_, marker, label) in styles.items():
+        by_time.plot([same_time["wall_s"] / 60], [same_time[name]["pass@1"]], marker=marker, markersize=10,
+                     color="k", linestyle="none", label=f"SFT for the same time ({same_time['steps']} steps), {label}")
+    for ax, xlabel in ((by_sft, "cold-start SFT steps"), (by_step, "GRPO step (0 = the start)"),
+                       (by_time, "wall time after the start, filter included (min)")):
         ax.set_xlabel(xlabel)
         ax.set_ylabel("held-out accuracy (greedy)")
         ax.grid(alpha=0.3)
-    by_step.legend(fontsize=7)
-    by_time.legend(fontsize=7)
-    fig.suptitle("GRPO after the demo's cold start: solid = generator wording, dotted = reworded")
+        ax.legend(fontsize=6)
+    fig.suptitle("The R1 recipe on CPU: the cold-start SFT curve, then GRPO from its start on filtered problems "
+                 "(solid = generator wording, dotted = reworded)")
     return save(fig, output)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--sft_steps", type=int, nargs="+", default=[8, 16, 32, 64, 128],
+                        help="the SFT curve's points (the run trains to the last)")
+    parser.add_argument("--converged_gain", type=float, default=0.02,
+                        help="the start: the first point no later point beats by this much, in either wording")
+    parser.add_argument("--start_step", type=int, help="start RL from this SFT step instead")
+    parser.add_argument("--filter_problems", type=int, default=200, help="GRPO's candidate problems filtered")
+    parser.add_argument("--filter_args", default="", help="extra difficulty_filter.py arguments")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="GRPO runs on filtered problems")
+    parser.add_argument("--unfiltered_seeds", type=int, nargs="*", default=[1], help="GRPO runs on all problems")
     parser.add_argument("--eval_problems", type=int, default=100)
-    parser.add_argument("--eval_every", type=int, default=5, help="GRPO steps between evaluated checkpoints")
+    parser.add_argument("--eval_every", type=int, default=10, help="GRPO steps between evaluated checkpoints")
     parser.add_argument("--engine", choices=["auto", "hf", "vllm"], default="auto",
-                        help="generation engine for GRPO and evaluation; auto: the demo's choice")
-    parser.add_argument("--sft_args", default="", help="extra train_sft.py arguments")
-    parser.add_argument("--grpo_args", default="", help="extra train_grpo.py arguments")
+                        help="generation engine for GRPO, the filter and evaluation; auto: the demo's choice")
+    parser.add_argument("--sft_args", default="", help="extra train_sft.py arguments (not the step count)")
+    parser.add_argument("--grpo_args", default="--max_steps 30",
+                        help="extra train_grpo.py arguments (`--key value`)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "outputs" / "bench" / "learning")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "outputs" / "bench" / "learning.json")
     parser.add_argument("--png", type=Path, default=REPO_ROOT / "outputs" / "bench" / "learning.png")

@@ -22,25 +22,27 @@ import train_grpo
 import train_sft
 from helpers.config import ConfigError, parse_config, precision_summary
 
-# Seconds per unit of each stage, model loading and engine start included, and matmul_gflops() on that
-# machine at that precision (docs/speed.md has every measurement named here):
-# - bf16, vllm: the demo as shipped, `bash scripts/demo.sh` on a fresh clone, 2026-12-02, 2-core AMD EPYC with
-#   AVX512-BF16 and AMX (10 min 48 s with setup).
+# Seconds per unit of each stage, model loading and engine start included (SFT: its start-up apart), and
+# matmul_gflops() on that machine at that precision (docs/speed.md has every measurement named here):
+# - bf16, vllm: the demo as shipped, `bash scripts/demo.sh` (setup already done), 2026-12-02, 2-core AMD EPYC with
+#   AVX512-BF16 and AMX: 3 evaluations 135 s, SFT 144 s for 32 steps, the filter 156 s for 960 samples (engine
+#   start included), GRPO 305 s for 10 steps.
 # - fp32, hf: a real 2-core AVX2-only CPU (AMD EPYC Zen 3), measured there before the short prompt (GRPO step
-#   167 s, SFT step 23.6-27.8 s, evaluation ~5 min per stage, fp32 matmul 133-155 GFLOP/s) and scaled by what
-#   the short prompt saved on an AVX-512 CPU limited to AVX2 (GRPO step 81.9 -> 60.0 s, SFT step 10.7 -> 7.5 s,
-#   evaluation ~0.77x): 167 x 0.73 = 122 s, 25.7 x 0.70 = 18 s, 1.5 x 0.77 = 1.15 s; a projection, not a run
-#   of the current demo on such a CPU.
+#   167 s of which generation 45.4 s for 32 completions, SFT step 23.6-27.8 s, evaluation ~5 min per stage,
+#   fp32 matmul 133-155 GFLOP/s) and scaled by what the short prompt saved on an AVX-512 CPU limited to AVX2
+#   (GRPO step 81.9 -> 60.0 s, SFT step 10.7 -> 7.5 s, evaluation ~0.77x): 167 x 0.73 = 122 s, 25.7 x 0.70 =
+#   18 s, 1.5 x 0.77 = 1.15 s, and a filter sample as a GRPO completion's generation, 45.4 / 32 x 0.77 = 1.1 s;
+#   a projection, not a run of the current demo on such a CPU.
 # - bf16, hf: AVX512-BF16 without AMX, measured before the short prompt (46.1 s GRPO step, 7.5 s SFT step, 0.38
 #   s per evaluated problem), scaled by the short prompt's savings (GRPO 0.80x, as with AMX and transformers;
-#   SFT 0.70x and evaluation 0.77x, as limited to AVX2).
+#   SFT 0.70x and evaluation 0.77x, as limited to AVX2); a filter sample as an evaluated problem's generation.
 REFERENCE = {
-    ("bf16", "hf"): {"matmul_gflops": 955.0, "eval_s_per_problem": 0.29, "sft_s_per_step": 5.2,
-                     "grpo_s_per_step": 36.9},
-    ("fp32", "hf"): {"matmul_gflops": 144.0, "eval_s_per_problem": 1.15, "sft_s_per_step": 18.0,
-                     "grpo_s_per_step": 122.0},
-    ("bf16", "vllm"): {"matmul_gflops": 2253.0, "eval_s_per_problem": 0.237, "sft_s_per_step": 7.25,
-                       "grpo_s_per_step": 33.2},
+    ("bf16", "hf"): {"matmul_gflops": 955.0, "eval_s_per_problem": 0.29, "sft_startup_s": 8.0,
+                     "sft_s_per_step": 5.2, "filter_s_per_sample": 0.29, "grpo_s_per_step": 36.9},
+    ("fp32", "hf"): {"matmul_gflops": 144.0, "eval_s_per_problem": 1.15, "sft_startup_s": 15.0,
+                     "sft_s_per_step": 18.0, "filter_s_per_sample": 1.1, "grpo_s_per_step": 122.0},
+    ("bf16", "vllm"): {"matmul_gflops": 2253.0, "eval_s_per_problem": 0.225, "sft_startup_s": 6.0,
+                       "sft_s_per_step": 4.3, "filter_s_per_sample": 0.16, "grpo_s_per_step": 30.5},
 }
 REFERENCE_SFT_BATCH = 8  # configs/demo_sft.yaml
 REFERENCE_GRPO_TOKENS = 32 * 96  # configs/demo_r1.yaml: completions per step x max_completion_length
@@ -72,13 +74,19 @@ def main(grpo_argv: list[str]) -> None:
     engine = "vllm" if grpo.use_vllm else "hf"
     ref = REFERENCE.get((precision, engine), REFERENCE[(precision, "hf")])  # fp32 with vLLM: not measured
     slowdown = ref["matmul_gflops"] / matmul_gflops(torch.bfloat16 if grpo.bf16 else torch.float32)
-    sft_reused = Path(os.environ.get("OUT", "outputs/demo"), "sft", "model.safetensors").exists()
+    out = Path(os.environ.get("OUT", "outputs/demo"))
+    sft_reused = (out / "sft" / "model.safetensors").exists()
     sft_steps = 0 if sft_reused else sft.max_steps
     sft_batch = sft.per_device_train_batch_size * sft.gradient_accumulation_steps
+    # demo.sh has already dropped a filter output made from other inputs; a retrained SFT model drops it too.
+    filter_samples = 0 if sft_reused and (out / "filtered.jsonl").exists() else (
+        int(os.environ.get("FILTER_PROBLEMS", "120")) * grpo.num_generations)
     grpo_tokens = grpo.per_device_train_batch_size * grpo.gradient_accumulation_steps * grpo.max_completion_length
     seconds = {  # on the reference machine
         f"evaluation (3 x {problems} problems, 2 wordings)": 3 * 2 * problems * ref["eval_s_per_problem"],
-        f"SFT ({sft_steps} steps)": sft_steps * ref["sft_s_per_step"] * sft_batch / REFERENCE_SFT_BATCH,
+        f"SFT ({sft_steps} steps)": (ref["sft_startup_s"] + sft_steps * ref["sft_s_per_step"] * sft_batch
+                                     / REFERENCE_SFT_BATCH) if sft_steps else 0.0,
+        f"difficulty filter ({filter_samples} samples)": filter_samples * ref["filter_s_per_sample"],
         f"GRPO ({grpo.max_steps} steps)": grpo.max_steps * ref["grpo_s_per_step"] * grpo_tokens / REFERENCE_GRPO_TOKENS,
     }
     parts = ", ".join(f"{stage} ~{t * slowdown / 60:.0f} min" for stage, t in seconds.items())

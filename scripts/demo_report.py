@@ -1,5 +1,6 @@
-"""The demo's summary: base -> SFT -> GRPO on held-out problems, one problem answered by the
-base and the final model, and the GRPO reward curves.
+"""The demo's summary: base -> SFT -> GRPO on held-out problems, the problems GRPO trained on (the
+difficulty filter's counts), one problem answered by the base and the final model, and the GRPO
+reward curves.
 
     python scripts/demo_report.py outputs/demo
 """
@@ -49,9 +50,24 @@ def side_by_side(stages: dict[str, dict]) -> str:
                       f"--- after {final} ({verdict(last[i])}):", last[i]["completion"].strip()])
 
 
+def filter_summary(stats: dict) -> str:
+    """What GRPO trained on, from the difficulty filter's counts (scripts/difficulty_filter.py)."""
+    low, high = stats["pass_rate_range"]
+    passed = " ".join(f"{label}: {count}" for label, count in stats["histogram"].items())
+    if stats.get("every_candidate"):
+        chosen = (f"only {stats['in_range']} had a pass rate in {low:.2f}-{high:.2f}, too few for a step: GRPO "
+                  f"trained on all {stats['problems']} candidates")
+    else:
+        chosen = f"GRPO trained on the {stats['kept']} with a pass rate in {low:.2f}-{high:.2f}"
+    return f"difficulty filter, {stats['problems']} candidate problems by samples passed ({passed}): {chosen}"
+
+
 def report(out: Path) -> str:
     stages = load_stages(out)
-    text = table(stages) + "\n\n" + side_by_side(stages)
+    text = table(stages)
+    if (out / "filtered.json").exists():
+        text += "\n" + filter_summary(json.loads((out / "filtered.json").read_text()))
+    text += "\n\n" + side_by_side(stages)
     if (out / "trainer_state.json").exists():
         text += f"\n\nreward curves: {plot([out], out / 'curves.png')}"
     (out / "report.md").write_text(text + "\n")

@@ -1,10 +1,13 @@
 """Difficulty filter: keep the problems a checkpoint solves sometimes but not always, as GRPO data.
 
-    python scripts/difficulty_filter.py --model outputs/demo/sft --dataset_name arithmetic \\
-        --arithmetic_seed 1 --arithmetic_size 400 --prompt_template r1_short --max_new_tokens 96 \\
-        --temperature 1.0 --output outputs/filtered/arithmetic.jsonl
+    python scripts/difficulty_filter.py --model outputs/demo/sft --grpo_config configs/demo_r1.yaml \\
+        --arithmetic_size 400 --output outputs/filtered/arithmetic.jsonl
     python train_grpo.py --config configs/demo_r1.yaml --dataset_name outputs/filtered/arithmetic.jsonl \\
         --dataset_format gsm8k
+
+`--grpo_config` samples what that GRPO run would: its data and prompt keys, temperature,
+num_generations (k) and max_completion_length (keys given on the command line win); without it,
+give them as `--dataset_name`, `--num_samples`, `--temperature`, `--max_new_tokens` and so on.
 
 GRPO learns only from groups whose completions disagree: on a problem the model always solves, or
 never does, every completion gets the same reward and no gradient. So sample `num_samples`
@@ -16,7 +19,8 @@ as the model improves.
 
 Reads any data source the training configs accept (dataset_name / dataset_format / split /
 arithmetic_*); writes the kept rows in their source's own schema plus a `pass_rate` column, so
-train_grpo.py reads the file with the source's dataset_format; beside it `<output>.json` (counts,
+train_grpo.py reads the file with the source's dataset_format (`min_kept`: a floor below which every
+candidate is written instead, so that a run still has a step's prompts); beside it `<output>.json` (counts,
 the pass-rate histogram) and `<output>.png` (the histogram). Prints the histogram and the keys to
 train on the file.
 """
@@ -45,6 +49,11 @@ class FilterArguments(SamplingArguments):
     min_pass_rate: float = field(default=0.1, metadata={"help": "Keep problems passed at least this often ..."})
     max_pass_rate: float = field(default=0.9, metadata={"help": "... and at most this often (0.1-0.9 with k=8: "
                                                                 "1 to 7 of the 8 samples)."})
+    min_kept: int | None = field(default=None, metadata={
+        "help": "If set: when fewer problems than this have pass rates in range (a GRPO run needs one "
+                "generation round of them, generation_batch_size / num_generations), write every candidate "
+                "instead, with a warning, so that the run reading the file still trains. Unset: keeping none is "
+                "an error."})
     output: str = field(default="outputs/filtered.jsonl")
 
     def __post_init__(self):
@@ -58,6 +67,8 @@ class FilterArguments(SamplingArguments):
         if Path(self.output).suffix != ".jsonl":
             raise ConfigError(f"output: '{self.output}' must end in .jsonl (the histogram goes beside it as .json "
                               "and .png)")
+        if self.min_kept is not None and self.min_kept < 1:
+            raise ConfigError(f"min_kept: {self.min_kept} is out of range; allowed: >= 1, or unset")
         if not 0.0 <= self.min_pass_rate <= self.max_pass_rate <= 1.0:
             raise ConfigError(f"min_pass_rate, max_pass_rate: {self.min_pass_rate}, {self.max_pass_rate}; allowed: "
                               "0.0 <= min_pass_rate <= max_pass_rate <= 1.0")
@@ -95,15 +106,19 @@ def main(args: FilterArguments, data_args: DataArguments, generator=None, check_
         return {}
     samples = sample(args, problems["prompt"], generator)
     rates = pass_rates(problems["prompt"], problems["solution"], samples, reward_funcs, args.accept_threshold)
-    kept = [(row, rate) for row, rate in zip(problems["source_row"], rates)
-            if args.min_pass_rate <= rate <= args.max_pass_rate]
+    scored = list(zip(problems["source_row"], rates))
+    kept = [(row, rate) for row, rate in scored if args.min_pass_rate <= rate <= args.max_pass_rate]
+    in_range, every_candidate = len(kept), args.min_kept is not None and len(kept) < args.min_kept
+    if every_candidate:
+        kept = scored
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w") as f:
         for row, rate in kept:
             f.write(json.dumps(raw[row] | {"pass_rate": rate}, ensure_ascii=False) + "\n")
     bins = histogram(rates, args.num_samples)
-    stats = {"problems": len(problems), "kept": len(kept), "pass_rate_range": [args.min_pass_rate, args.max_pass_rate],
+    stats = {"problems": len(problems), "kept": len(kept), "in_range": in_range, "every_candidate": every_candidate,
+             "pass_rate_range": [args.min_pass_rate, args.max_pass_rate],
              "mean_pass_rate": sum(rates) / len(rates) if rates else 0.0, "histogram": bins,
              "dataset_format": dataset_format, "source": data_args.dataset_name, "model": args.model}
     output.with_suffix(".json").write_text(json.dumps(stats, indent=2))
@@ -114,6 +129,10 @@ def main(args: FilterArguments, data_args: DataArguments, generator=None, check_
     if not kept:
         raise SystemExit(f"kept none of {len(problems)} problems: no pass rate in {args.min_pass_rate}-"
                          f"{args.max_pass_rate} (histogram above); widen the range, or change the model or data")
+    if every_candidate:
+        print(f"WARNING: only {in_range} of {len(problems)} problems have a pass rate in {args.min_pass_rate}-"
+              f"{args.max_pass_rate}, fewer than min_kept ({args.min_kept}): wrote all {len(problems)} candidates "
+              "instead (GRPO on them gets fewer groups with signal)")
     print(f"kept {len(kept)} of {len(problems)} problems (pass rate {args.min_pass_rate}-{args.max_pass_rate}); "
           f"train on them with: --dataset_name {output} --dataset_format {dataset_format}")
     return stats

@@ -55,11 +55,12 @@ def tiny_model(tmp_path_factory, smollm2_checkpoint) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_sft_model(tmp_path_factory, smollm2_checkpoint) -> Path:
-    """The demo's cold start (configs/demo_sft.yaml: 4 steps) on the real SmolLM2, trained once per session
-    for the tests that need a model which writes the format some of the time."""
+    """The demo's cold start (configs/demo_sft.yaml) cut to 4 steps on the real SmolLM2, trained once per
+    session for the tests that need a model which writes the format some of the time."""
     output_dir = tmp_path_factory.mktemp("demo-sft")
     done = subprocess.run([sys.executable, "train_sft.py", "--config", "configs/demo_sft.yaml", "--model_name_or_path",
-                           str(smollm2_checkpoint), "--output_dir", str(output_dir)], cwd=REPO_ROOT,
+                           str(smollm2_checkpoint), "--max_steps", "4", "--arithmetic_size", "128", "--output_dir",
+                           str(output_dir)], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     return output_dir

@@ -7,7 +7,7 @@ import sys
 import pytest
 from conftest import REPO_ROOT, SHARED_DATA
 
-from scripts.bench_learning import cached, paired, sft_runtime
+from scripts.bench_learning import cached, converged_start, gains, paired, sft_runtime
 
 
 def run(*args):
@@ -41,33 +41,82 @@ def test_bench_grpo_step_tiny_on_cpu(tmp_path):
 
 
 @pytest.mark.slow
-def test_bench_learning_curve_and_baseline_at_small_scale(tmp_path, smollm2_checkpoint):
-    out = tmp_path / "learning.json"
-    run("scripts/bench_learning.py", "--seeds", "1", "2", "--eval_problems", "4", "--eval_every", "1", "--engine", "hf",
-        "--sft_args", "--max_steps 2", "--grpo_args",
+def test_bench_learning_study_at_small_scale(tmp_path, smollm2_checkpoint):
+    """The whole study at toy scale: SFT curve, start, filter, GRPO filtered and not, the SFT continuation,
+    the filter after; every number it prints follows from the runs it made."""
+    out, runs = tmp_path / "learning.json", tmp_path / "runs"
+    run("scripts/bench_learning.py", "--sft_steps", "2", "3", "--seeds", "1", "--unfiltered_seeds", "2",
+        "--eval_problems", "4", "--eval_every", "1", "--engine", "hf", "--filter_problems", "6",
+        "--filter_args", "--min_pass_rate 0 --max_pass_rate 1", "--grpo_args",
         "--max_steps 2 --per_device_train_batch_size 8 --num_generations 4 --max_completion_length 16",
-        "--out", str(tmp_path / "runs"), "--json", str(out), "--png", str(tmp_path / "learning.png"))
+        "--out", str(runs), "--json", str(out), "--png", str(tmp_path / "learning.png"))
     results = json.loads(out.read_text())
     assert (tmp_path / "learning.png").read_bytes()[:4] == b"\x89PNG"
-    sft, seconds = results["sft"], results["seconds"]
-    for seed in ("1", "2"):
-        curve = results["grpo"][seed]["curve"]
-        assert [p["step"] for p in curve] == [0, 1, 2] and curve[0]["arithmetic"] == sft["arithmetic"]
-        walls = [p["wall_s"] for p in curve]
-        assert walls == sorted(walls) and walls[-1] == pytest.approx(seconds["sft"] + seconds[f"grpo-seed{seed}"])
-        final = results["grpo"][seed]["final"]
-        for name in ("arithmetic", "arithmetic_reworded"):
-            change, gain = final["paired"][name], final[name]["pass@1"] - sft[name]["pass@1"]
-            assert (change["fixed"] - change["broken"]) / 4 == pytest.approx(gain)
-            assert len(final[name]["correct"]) == 4
-        assert results["grpo_gain"]["arithmetic"]["per_seed"][int(seed) - 1] == pytest.approx(
-            final["arithmetic"]["pass@1"] - sft["arithmetic"]["pass@1"])
-    # The SFT-only baseline trains as long as SFT + GRPO did: SFT's start-up once, then its price per step.
-    grpo_mean = (seconds["grpo-seed1"] + seconds["grpo-seed2"]) / 2
-    runtime = sft_runtime(tmp_path / "runs" / "sft")  # 2 steps
-    startup = seconds["sft"] - runtime
+    seconds, start = results["seconds"], results["start"]
+    # One SFT run saved every gcd(2, 3) = 1 steps; only the curve's checkpoints are kept.
+    assert [p["step"] for p in results["sft_curve"]] == [2, 3]
+    assert sorted(p.name for p in (runs / "sft").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-3"]
+    assert (start["step"], start["converged"]) == converged_start(results["sft_curve"], 0.02)
+    start_model = str(runs / "sft" / f"checkpoint-{start['step']}")
+    # The filter sampled the start as GRPO samples (4 generations of 16 tokens), kept every problem (any pass
+    # rate) and at least one generation round (8 completions / 4 generations = 2 prompts).
+    command = json.loads((runs / "filtered.record.json").read_text())["key"]["command"]
+    assert [command[command.index(k) + 1] for k in ("--num_samples", "--max_new_tokens", "--min_kept")] == ["4", "16",
+                                                                                                          "2"]
+    before = results["filter_before"]
+    assert before["model"] == start_model and before["kept"] == before["problems"] == 6
+    assert sum(before["histogram"].values()) == 6 and list(before["histogram"]) == [f"{i}/4" for i in range(5)]
+    for name, data in (("grpo-filtered-seed1", str(runs / "filtered.jsonl")), ("grpo-unfiltered-seed2", None)):
+        command = json.loads((runs / name / "bench_run.json").read_text())["key"]["command"]
+        assert command[command.index("--model_name_or_path") + 1] == start_model
+        assert (command[command.index("--dataset_name") + 1] if "--dataset_name" in command else None) == data
+    curve = results["grpo"]["1"]["curve"]
+    assert [p["step"] for p in curve] == [0, 1, 2] and curve[0]["arithmetic"] == start["arithmetic"]
+    walls = [p["wall_s"] for p in curve]
+    assert walls == sorted(walls) and walls[-1] == pytest.approx(seconds["filter"] + seconds["grpo-filtered-seed1"])
+    assert results["grpo_unfiltered"]["2"]["curve"][-1]["wall_s"] == pytest.approx(seconds["grpo-unfiltered-seed2"])
+    final = results["grpo"]["1"]["final"]
+    for name in ("arithmetic", "arithmetic_reworded"):
+        change, gain = final["paired"][name], final[name]["pass@1"] - start[name]["pass@1"]
+        assert (change["fixed"] - change["broken"]) / 4 == pytest.approx(results["grpo_gain"][name]["mean"]) \
+            == pytest.approx(gain)
+        over_sft = final[name]["pass@1"] - results["sft_same_time"][name]["pass@1"]
+        assert results["grpo_gain_vs_sft_same_time"][name]["per_seed"] == [pytest.approx(over_sft)]
+        assert results["targets"][name]["vs_start"] == (gain >= 0.08)
+    signals = results["grpo"]["1"]["signals"]
+    assert 0 <= signals["groups_without_signal"] <= 1 and signals["entropy_first"] > 0
+    # The SFT continuation starts from the start and trains as long as filter + GRPO took: SFT's
+    # start-up once, then its price per step in the curve's run (3 steps).
+    runtime = sft_runtime(runs / "sft")
+    startup, steps = seconds["sft"] - runtime, results["sft_same_time"]["steps"]
     assert 0 < startup < seconds["sft"]
-    assert results["sft_same_time"]["steps"] == round((seconds["sft"] + grpo_mean - startup) / (runtime / 2)) > 2
+    assert steps == round((seconds["filter"] + seconds["grpo-filtered-seed1"] - startup) / (runtime / 3)) > 3
+    continued = runs / f"sft-continued-{steps}steps"
+    assert json.loads((continued / "trainer_state.json").read_text())["global_step"] == steps
+    command = json.loads((continued / "bench_run.json").read_text())["key"]["command"]
+    assert command[command.index("--model_name_or_path") + 1] == start_model
+    # The filter again after GRPO, every problem kept: the same 6 candidates.
+    after = results["filter_after"]
+    assert after["model"] == str(runs / "grpo-filtered-seed1") and sum(after["histogram"].values()) == 6
+    assert set(after["pass_rates"]) == set(before["pass_rates"])
+
+
+def test_bench_learning_starts_rl_where_no_later_sft_point_is_better_by_the_threshold():
+    def curve(*points):
+        return [{"step": s, "arithmetic": {"pass@1": a}, "arithmetic_reworded": {"pass@1": b}} for s, a, b in points]
+
+    plateau = curve((8, 0.10, 0.05), (16, 0.20, 0.10), (32, 0.21, 0.15), (64, 0.22, 0.16), (128, 0.22, 0.16))
+    assert converged_start(plateau, 0.02) == (32, True)  # 16 -> 32 still adds 5 points reworded
+    assert converged_start(plateau, 0.07) == (16, True)
+    # A dip does not fool it: 16 -> 32 adds nothing, but 64 and 128 are better (the measured curve, 2026-12-02).
+    measured = curve((8, 0.23, 0.12), (16, 0.22, 0.17), (32, 0.21, 0.14), (64, 0.28, 0.18), (128, 0.34, 0.21))
+    assert converged_start(measured, 0.02) == (128, False)
+    assert converged_start(measured, 0.07) == (64, True)
+    # Exactly the threshold counts as better: 0.36 - 0.34 is 0.0199... in floating point.
+    assert converged_start(curve((8, 0.34, 0.20), (16, 0.36, 0.20)), 0.02) == (16, False)
+    gain = gains([{"arithmetic": {"pass@1": 0.42}, "arithmetic_reworded": {"pass@1": 0.25}}],
+                 {"arithmetic": {"pass@1": 0.34}, "arithmetic_reworded": {"pass@1": 0.21}})
+    assert gain["arithmetic"]["mean"] >= 0.08 and gain["arithmetic_reworded"]["min"] >= 0.04
 
 
 def test_bench_learning_redoes_a_stage_whose_command_changed_and_pairs_only_equal_problem_lists(tmp_path):
@@ -86,17 +135,27 @@ def test_bench_learning_redoes_a_stage_whose_command_changed_and_pairs_only_equa
 
 
 def test_bench_learning_redoes_a_stage_when_a_file_it_reads_changed(tmp_path, monkeypatch):
-    """A stage's command line can stay the same while its config changes (a config's prompt template): it reruns."""
+    """A stage's command line can stay the same while a file it reads changes: the script it runs, the config
+    it names, the shared code. It reruns then, and only then; a file another stage reads does not count."""
     from scripts import bench_learning
 
-    config, runs, record = tmp_path / "config.yaml", tmp_path / "runs.txt", tmp_path / "stage.json"
-    config.write_text("prompt_template: r1_zero\n")
+    for name in ("stage.py", "config.yaml", "shared.py", "other.py"):
+        (tmp_path / name).write_text(f"# {name}\n")
+    runs, record = tmp_path / "runs.txt", tmp_path / "stage.json"
+    (tmp_path / "stage.py").write_text(f"open({str(runs)!r}, 'a').write('ran ')\n")
     monkeypatch.setattr(bench_learning, "REPO_ROOT", tmp_path)
-    monkeypatch.setattr(bench_learning, "INPUTS", ["config.yaml"])
-    command = [sys.executable, "-c", f"open({str(runs)!r}, 'a').write('ran ')"]
+    monkeypatch.setattr(bench_learning, "COMMON_INPUTS", ["shared.py"])
+    command = [sys.executable, "stage.py", "--config", "config.yaml"]
+    assert bench_learning.stage_inputs(command) == ["stage.py", "config.yaml", "shared.py"]
     bench_learning.run_stage(command, record)
     bench_learning.run_stage(command, record)
     assert runs.read_text() == "ran "
-    config.write_text("prompt_template: r1_short\n")
+    (tmp_path / "other.py").write_text("# changed\n")
     bench_learning.run_stage(command, record)
-    assert runs.read_text() == "ran ran "
+    assert runs.read_text() == "ran "
+    for changed, count in (("config.yaml", 2), ("shared.py", 3), ("stage.py", 4)):
+        (tmp_path / changed).write_text((tmp_path / changed).read_text() + "# changed\n")
+        bench_learning.run_stage(command, record)
+        assert runs.read_text() == "ran " * count, changed
+    bench_learning.run_stage(command, record, also={"checkpoints_kept": [2, 3]})  # what else it depends on
+    assert runs.read_text() == "ran " * 5

@@ -12,6 +12,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from helpers.config import cpu_supports_bf16
+from scripts.demo_report import filter_summary
 
 BENCHMARKS = ("arithmetic", "arithmetic_reworded")
 
@@ -28,7 +29,9 @@ def formatted(out, stage) -> int:
 @pytest.mark.slow  # not `precision`: run twice, it would cost CI more than it checks
 def test_the_demo_runs_every_stage_and_prints_the_table_example_and_curves(tmp_path, smollm2_checkpoint):
     out = tmp_path / "demo"
-    env = os.environ | {"OUT": str(out), "EVAL_PROBLEMS": "8"}
+    # 4 SFT steps instead of the demo's 32; the filter keeps all 8 candidates (every pass rate).
+    env = os.environ | {"OUT": str(out), "EVAL_PROBLEMS": "8", "SFT_ARGS": "--max_steps 4", "FILTER_PROBLEMS": "8",
+                        "FILTER_ARGS": "--min_pass_rate 0 --max_pass_rate 1"}
     run = subprocess.run(["bash", "scripts/demo.sh", "--max_steps", "2"], cwd=REPO_ROOT, env=env,
                          capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -40,6 +43,12 @@ def test_the_demo_runs_every_stage_and_prints_the_table_example_and_curves(tmp_p
     # some problems (measured: 0 of 200 before, 50 of 200 after).
     assert formatted(out, "base") <= 1 < formatted(out, "sft"), (formatted(out, "base"), formatted(out, "sft"))
 
+    # GRPO trained on the filter's output, whose counts the report prints.
+    filtered = json.loads((out / "filtered.json").read_text())
+    assert filtered["model"] == str(out / "sft") and filtered["kept"] == filtered["problems"] == 8
+    assert sum(filtered["histogram"].values()) == 8 and len(filtered["histogram"]) == 9  # 0/8 ... 8/8
+    assert f"8 training prompts from {out / 'filtered.jsonl'}" in run.stderr
+    assert "GRPO trained on the 8 with a pass rate in 0.00-1.00" in run.stdout
     history = json.loads((out / "trainer_state.json").read_text())["log_history"]
     steps = [e for e in history if "reward" in e]
     assert [e["step"] for e in steps] == [1, 2]
@@ -52,6 +61,16 @@ def test_the_demo_runs_every_stage_and_prints_the_table_example_and_curves(tmp_p
     assert "estimated time from here: ~" in run.stdout
     assert "| stage | format rate | accuracy | accuracy, reworded | mean length (tokens) |" in run.stdout
     assert "--- base model" in run.stdout and "--- after grpo" in run.stdout
+
+
+def test_the_report_says_what_grpo_trained_on():
+    stats = {"problems": 120, "kept": 37, "in_range": 37, "every_candidate": False, "pass_rate_range": [0.1, 0.9],
+             "histogram": {"0/2": 50, "1/2": 37, "2/2": 33}}
+    assert filter_summary(stats) == ("difficulty filter, 120 candidate problems by samples passed (0/2: 50 1/2: 37 "
+                                     "2/2: 33): GRPO trained on the 37 with a pass rate in 0.10-0.90")
+    fallback = stats | {"kept": 120, "in_range": 2, "every_candidate": True}
+    assert filter_summary(fallback).endswith("only 2 had a pass rate in 0.10-0.90, too few for a step: GRPO trained "
+                                             "on all 120 candidates")
 
 
 def test_a_bad_override_stops_the_demo_before_any_evaluation(tmp_path):

@@ -2,6 +2,7 @@
 the key and the allowed values; the shipped configs pass every check."""
 
 import importlib.metadata
+import json
 import subprocess
 import sys
 import time
@@ -60,6 +61,25 @@ def start(tmp_path, *overrides, config="demo_zero.yaml", check_only=False):
 def test_bad_config_is_rejected_before_the_model_loads(tmp_path, no_model_loading, overrides, message):
     with pytest.raises(ConfigError, match=message):
         start(tmp_path, *overrides)
+
+
+@pytest.mark.parametrize("prompts,ok", [(3, False), (4, True)])
+def test_fewer_prompts_than_a_generation_round_takes_is_a_config_error(tmp_path, no_model_loading, smollm2_checkpoint,
+                                                                        prompts, ok):
+    """demo_r1.yaml: 32 completions per round / 8 generations = 4 prompts; TRL's sampler drops an incomplete
+    round, so 3 prompts would train on none (a difficulty filter that kept too few)."""
+    data = tmp_path / "few.jsonl"
+    data.write_text("".join(json.dumps({"question": f"What is {i} + {i}?", "answer": f"#### {2 * i}"}) + "\n"
+                            for i in range(prompts)))
+    overrides = ["--dataset_name", str(data), "--dataset_format", "gsm8k", "--model_name_or_path",
+                 str(smollm2_checkpoint)]
+    if ok:
+        start(tmp_path, *overrides, config="demo_r1.yaml", check_only=True)
+    else:
+        with pytest.raises(ConfigError, match=r"dataset_name: 3 training prompts from .*few.jsonl, fewer than one "
+                                              r"generation round takes \(generation_batch_size / num_generations "
+                                              r"= 4\)"):
+            start(tmp_path, *overrides, config="demo_r1.yaml")
 
 
 @pytest.mark.parametrize("installed,message", [

@@ -55,7 +55,7 @@ def test_check_only_stops_before_the_model_loads(tmp_path, monkeypatch, capsys):
     args = parse_config((DataArguments, SFTConfig, ModelConfig),
                         ["--config", str(REPO_ROOT / "configs/demo_sft.yaml"), "--output_dir", str(tmp_path)])
     assert train_sft.main(*args, check_only=True) is None
-    assert "check ok: train_sft.py, 4 steps" in capsys.readouterr().out
+    assert "check ok: train_sft.py, 32 steps" in capsys.readouterr().out
     args[2].model_name_or_path = str(tmp_path / "no-model")
     with pytest.raises(ConfigError, match="model_name_or_path: cannot load"):
         train_sft.main(*args, check_only=True)
