@@ -107,6 +107,11 @@ def run_stage(command: list[str], record: Path, after: Path | None = None, clear
     return json.loads(record.read_text())
 
 
+def record_of(output: Path) -> Path:
+    """Where the record of the stage that wrote `output` (an evaluation, a filter) lives: beside it."""
+    return output.with_suffix(".record.json")
+
+
 def train(command: list[str], output_dir: Path, after: Path | None = None, also: dict | None = None) -> float:
     """Run a training command (reading the output of the stage recorded in `after`) and return its wall
     time; a rerun of the same stage reuses the finished run, any other starts from an empty folder."""
@@ -119,7 +124,7 @@ def evaluate(model: Path | str, output: Path, problems: int, backend: str, after
     record of the run that made the model)."""
     run_stage([sys.executable, "scripts/evaluate.py", "--model", str(model), "--benchmarks", *BENCHMARKS, "--limit",
                str(problems), "--k", "1", "--max_new_tokens", "96", "--lenient", "false", "--backend", backend,
-               "--prompt_template", TEMPLATE, "--output", str(output)], output.with_suffix(".record.json"), after)
+               "--prompt_template", TEMPLATE, "--output", str(output)], record_of(output), after)
     result = json.loads(output.read_text())
     return {name: result["benchmarks"][name] | {"correct": [e["correct"] for e in result["greedy_completions"][name]]}
             for name in BENCHMARKS}
@@ -206,7 +211,7 @@ def main(args) -> dict:
         command = [sys.executable, "scripts/difficulty_filter.py", "--model", str(model),
                    *grpo_filter_args(str(REPO_ROOT / GRPO_CONFIG), grpo_args), "--arithmetic_size",
                    str(args.filter_problems), "--backend", engine, *extra, "--output", str(output)]
-        seconds = run_stage(command, output.with_suffix(".record.json"), after)["seconds"]
+        seconds = run_stage(command, record_of(output), after)["seconds"]
         rates = {row["question"]: row["pass_rate"] for row in map(json.loads, output.read_text().splitlines())}
         return json.loads(output.with_suffix(".json").read_text()) | {"seconds": seconds, "pass_rates": rates}
 
@@ -234,7 +239,7 @@ def main(args) -> dict:
     # 2. The difficulty filter on the start, over GRPO's candidate problems.
     kept_file = out / "filtered.jsonl"
     results["filter_before"] = difficulty_filter(start_model, kept_file, sft_record, filter_args)
-    filter_record = kept_file.with_suffix(".record.json")
+    filter_record = record_of(kept_file)
     results["seconds"]["filter"] = results["filter_before"]["seconds"]
 
     # 3. GRPO from the start, on the kept problems and on all of them.

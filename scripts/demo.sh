@@ -5,7 +5,7 @@
 #   2. cold-start SFT on think/answer traces from the arithmetic generator (configs/demo_sft.yaml,
 #      32 steps: the format learned, accuracy still rising; docs/learning.md)
 #   3. the difficulty filter: keep the candidate problems the SFT model solves sometimes but not
-#      always, sampled as GRPO samples (scripts/difficulty_filter.py --grpo_config configs/demo_r1.yaml)
+#      always, sampled as the GRPO stage samples (scripts/difficulty_filter.py, helpers/sampling.grpo_filter_args)
 #   4. GRPO with the R1 rewards on the SFT model, on the kept problems (configs/demo_r1.yaml)
 #   5. evaluate after each stage; print the table and one problem answered before and after,
 #      plot the reward curves. The final model is outputs/demo/.
@@ -14,9 +14,9 @@
 # train_sft.py arguments), FILTER_PROBLEMS (candidates the filter samples, default 120), FILTER_ARGS
 # (extra scripts/difficulty_filter.py arguments, e.g. "--min_pass_rate 0.2"). A finished
 # SFT stage, the base/SFT evaluations and the filter's output are reused while the problems, configs
-# and these settings are unchanged (delete $OUT/sft to redo SFT); GRPO and its evaluation always run. Every stage's config, with these arguments, is checked before
-# the first evaluation starts, so a mistake costs seconds; then the precision and an estimate of
-# the run's duration on this CPU are printed.
+# and these settings are unchanged (delete $OUT/sft to redo SFT); GRPO and its evaluation always run.
+# Every stage's config, with these arguments, is checked before the first evaluation starts, so a
+# mistake costs seconds; then the precision and an estimate of the run's duration on this CPU are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
