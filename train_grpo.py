@@ -17,7 +17,7 @@ from transformers import GenerationConfig
 from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 
 from data import DataArguments, load_prompt_template, load_rl_dataset
-from helpers.config import ConfigError, RunArguments, check_precision, parse_config, setup_logging
+from helpers.config import ConfigError, TrainRunArguments, check_precision, parse_config, setup_logging
 from helpers.generation import (
     default_cpu_kv_cache,
     installed_vllm,
@@ -33,7 +33,7 @@ logger = logging.getLogger("train_grpo")
 
 # Every key a GRPO command line may hold, in the order parse_config returns them: each script that
 # reads train_grpo.py's arguments (the demo's estimate, the benchmarks) parses with this tuple.
-ARGUMENT_TYPES = (DataArguments, RewardArguments, GRPOConfig, ModelConfig, RunArguments, HealthArguments)
+ARGUMENT_TYPES = (DataArguments, RewardArguments, GRPOConfig, ModelConfig, TrainRunArguments, HealthArguments)
 
 
 def check_config(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
@@ -148,8 +148,8 @@ def reward_roles(reward_args: RewardArguments) -> dict[str, tuple[str, float]]:
 
 
 def main(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
-         model_args: ModelConfig, check_only: bool = False,
-         health: HealthArguments | None = None) -> GRPOTrainer | None:
+         model_args: ModelConfig, check_only: bool = False, health: HealthArguments | None = None,
+         max_train_seconds: float | None = None) -> GRPOTrainer | None:
     checkpoint = resolve_checkpoint(training_args)
     health = health or HealthArguments()
     non_finite = StopOnNonFinite()
@@ -157,7 +157,7 @@ def main(data_args: DataArguments, reward_args: RewardArguments, training_args: 
     trainer = build_trainer(data_args, reward_args, training_args, model_args, callbacks, check_only)
     if trainer is None:
         return None
-    train_and_save(trainer, checkpoint, non_finite)
+    train_and_save(trainer, checkpoint, non_finite, max_train_seconds)
     return trainer
 
 
@@ -165,6 +165,6 @@ if __name__ == "__main__":
     try:
         data_args, reward_args, training_args, model_args, run_args, health = parse_config(ARGUMENT_TYPES)
         setup_logging(training_args.get_process_log_level(), training_args.should_log)
-        main(data_args, reward_args, training_args, model_args, run_args.check_only, health)
+        main(data_args, reward_args, training_args, model_args, run_args.check_only, health, run_args.max_train_seconds)
     except ConfigError as error:
         raise SystemExit(f"config error: {error}") from None

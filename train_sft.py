@@ -16,11 +16,11 @@ import logging
 from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
 from data import DataArguments, load_sft_dataset
-from helpers.config import ConfigError, RunArguments, check_precision, parse_config, setup_logging
+from helpers.config import ConfigError, TrainRunArguments, check_precision, parse_config, setup_logging
 from helpers.training import StopOnNonFinite, load_tokenizer, resolve_checkpoint, set_model_init_kwargs, train_and_save
 
 # Every key an SFT command line may hold, in the order parse_config returns them (scripts/demo_estimate.py too).
-ARGUMENT_TYPES = (DataArguments, SFTConfig, ModelConfig, RunArguments)
+ARGUMENT_TYPES = (DataArguments, SFTConfig, ModelConfig, TrainRunArguments)
 
 logger = logging.getLogger("train_sft")
 
@@ -49,7 +49,7 @@ def drop_long_examples(dataset, tokenizer, max_length: int | None, max_completio
 
 
 def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelConfig,
-         check_only: bool = False) -> SFTTrainer | None:
+         check_only: bool = False, max_train_seconds: float | None = None) -> SFTTrainer | None:
     if not model_args.model_name_or_path:
         raise ConfigError("model_name_or_path: required (a Hub id or a local checkpoint folder)")
     if not data_args.dataset_name:
@@ -76,7 +76,7 @@ def main(data_args: DataArguments, training_args: SFTConfig, model_args: ModelCo
         peft_config=get_peft_config(model_args),
         callbacks=[non_finite],
     )
-    train_and_save(trainer, checkpoint, non_finite)
+    train_and_save(trainer, checkpoint, non_finite, max_train_seconds)
     return trainer
 
 
@@ -84,6 +84,6 @@ if __name__ == "__main__":
     try:
         data_args, training_args, model_args, run_args = parse_config(ARGUMENT_TYPES)
         setup_logging(training_args.get_process_log_level(), training_args.should_log)
-        main(data_args, training_args, model_args, run_args.check_only)
+        main(data_args, training_args, model_args, run_args.check_only, run_args.max_train_seconds)
     except ConfigError as error:
         raise SystemExit(f"config error: {error}") from None

@@ -3,6 +3,7 @@ reject a bad one with a message that names the key and the allowed values, set u
 
 import difflib
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,23 @@ class RunArguments:
     check_only: bool = field(default=False, metadata={
         "help": "Check the config, the data, the rewards and the model's tokenizer, log the precision, and stop "
                 "before loading the weights: seconds, not the run (scripts/demo.sh checks every stage this way)."})
+
+
+@dataclass
+class TrainRunArguments(RunArguments):
+    """What a training script does with its config, and for how long it may train."""
+
+    max_train_seconds: float | None = field(default=None, metadata={
+        "help": "Stop at the end of the first step that ends this many seconds after training began (start-up "
+                "not counted; per invocation, so a resumed run gets it afresh) and save as at max_steps. The "
+                "learning-rate schedule still runs to max_steps: use lr_scheduler_type constant. For runs of "
+                "equal wall time (scripts/bench_learning.py's SFT baseline)."})
+
+    def __post_init__(self):
+        if self.max_train_seconds is not None and not (math.isfinite(self.max_train_seconds)
+                                                       and self.max_train_seconds > 0):
+            raise ConfigError(f"max_train_seconds: {self.max_train_seconds}; allowed: a number of seconds > 0, "
+                              "or unset for no limit")
 
 
 def cpu_bf16_override() -> bool | None:

@@ -122,12 +122,32 @@ class StopOnNonFinite(TrainerCallback):
                              f"the model was not saved (earlier checkpoints are in {output_dir})")
 
 
-def train_and_save(trainer, checkpoint: str | None, non_finite: StopOnNonFinite) -> None:
-    """Train (resuming from `checkpoint`), then save the model and its log history, unless the run diverged."""
+class StopAfterSeconds(TrainerCallback):
+    """End training at the first step end `seconds` after training began (`max_train_seconds`)."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.began = seconds, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.began = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if not control.should_training_stop and time.monotonic() - self.began >= self.seconds:
+            logger.info("max_train_seconds=%g reached: stopping after step %d", self.seconds, state.global_step)
+            control.should_training_stop = True
+        return control
+
+
+def train_and_save(trainer, checkpoint: str | None, non_finite: StopOnNonFinite,
+                   max_train_seconds: float | None = None) -> None:
+    """Train (resuming from `checkpoint`, for at most `max_train_seconds` if given), then save the model and
+    its log history, unless the run diverged."""
     output_dir = trainer.args.output_dir
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(CompactProgress())
+    if max_train_seconds is not None:
+        trainer.add_callback(StopAfterSeconds(max_train_seconds))
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
     except RewardFailure as error:

@@ -269,22 +269,25 @@ def main(args) -> dict:
     results["grpo_unfiltered"] = {seed: grpo(f"grpo-unfiltered-seed{seed}", seed, [], sft_record, 0.0)
                                   for seed in args.unfiltered_seeds}
 
-    # 4. SFT continued from the start for as long as filter + GRPO took, on fresh problems: SFT's
-    # start-up once, then its price per step (the trainer's own runtime per step in the curve's run).
+    # 4. SFT continued from the start for as long as filter + GRPO took, on fresh problems: SFT's start-up
+    # (as in the curve's run), then training until the rest is spent (max_train_seconds), which ends at a
+    # step end. max_steps only sizes the data: twice the steps the curve's price per step (saves included,
+    # so an overestimate) says fit.
     rl_seconds = results["seconds"]["filter"] + statistics.mean(results["seconds"][f"grpo-filtered-seed{s}"]
                                                                 for s in args.seeds)
     runtime = sft_runtime(sft_dir)
-    per_step, startup = runtime / points[-1], results["seconds"]["sft"] - runtime
-    steps = max(1, round((rl_seconds - startup) / per_step))
-    continued = out / f"sft-continued-{steps}steps"
+    startup = results["seconds"]["sft"] - runtime
+    budget = max(1.0, rl_seconds - startup)
+    max_steps = 2 * math.ceil(budget / (runtime / points[-1])) + 1
+    continued = out / "sft-continued"
     results["seconds"]["sft_same_time"] = train(
         [sys.executable, "train_sft.py", "--config", SFT_CONFIG, *sft_args, "--model_name_or_path", str(start_model),
-         "--max_steps", str(steps), "--arithmetic_seed", str(FRESH_SFT_SEED),
-         "--arithmetic_size", str(steps * sft_batch), "--lr_scheduler_type", "constant", "--save_strategy", "no"],
-        continued, after=sft_record)
+         "--max_steps", str(max_steps), "--max_train_seconds", f"{budget:.1f}", "--arithmetic_seed",
+         str(FRESH_SFT_SEED), "--arithmetic_size", str(max_steps * sft_batch), "--lr_scheduler_type", "constant",
+         "--save_strategy", "no"], continued, after=sft_record)
     results["sft_same_time"] = scores(continued, continued.name, continued / "bench_run.json")
-    # Its step price comes from a run that also saved checkpoints: the record keeps the time it was given.
-    results["sft_same_time"] |= {"steps": steps, "wall_s": results["seconds"]["sft_same_time"],
+    steps = next(e["step"] for e in log_history(continued) if "train_runtime" in e)
+    results["sft_same_time"] |= {"steps": steps, "max_steps": max_steps, "wall_s": results["seconds"]["sft_same_time"],
                                  "target_s": rl_seconds, "paired": paired(start, results["sft_same_time"])}
 
     # 5. The pass rates after GRPO (first seed), over the same candidates, every problem kept.

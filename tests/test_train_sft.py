@@ -84,3 +84,22 @@ def test_the_loss_covers_the_assistant_turn_only(smollm2_checkpoint, tmp_path):
     assert first_trained == len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
     trained_text = tokenizer.decode([t for t in labels if t != -100])
     assert trained_text.startswith("<think>\nThe sum 1 + 2") and "\\boxed{55}" in trained_text
+
+
+def test_max_train_seconds_ends_the_run_at_a_step_end_and_saves_it(tiny_model, tmp_path):
+    """The equal-wall-time baseline's budget: training stops at the first step end past it, long before
+    max_steps, and the model and its log are saved as at any end."""
+    args = parse_config(train_sft.ARGUMENT_TYPES[:3], [
+        "--config", str(REPO_ROOT / "configs/demo_sft.yaml"), "--model_name_or_path", str(tiny_model),
+        "--max_steps", "300", "--arithmetic_size", "2400", "--lr_scheduler_type", "constant", "--bf16", "false",
+        "--output_dir", str(tmp_path)])
+    trainer = train_sft.main(*args, max_train_seconds=4.0)
+    # A step of this model takes 1-3 s here: 300 of them would take minutes.
+    assert 1 <= trainer.state.global_step < 300 and trainer.state.log_history[-1]["train_runtime"] >= 4.0
+    assert (tmp_path / "model.safetensors").exists() and (tmp_path / "trainer_state.json").exists()
+
+
+def test_a_time_budget_that_is_not_a_positive_number_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"max_train_seconds: -5.0; allowed: a number of seconds > 0"):
+        parse_config(train_sft.ARGUMENT_TYPES, ["--config", str(REPO_ROOT / "configs/demo_sft.yaml"),
+                                                "--max_train_seconds", "-5"])
