@@ -69,9 +69,10 @@ class TrainRunArguments(RunArguments):
 
     max_train_seconds: float | None = field(default=None, metadata={
         "help": "Stop at the end of the first step that ends this many seconds after training began (start-up "
-                "not counted; per invocation, so a resumed run gets it afresh) and save as at max_steps. The "
-                "learning-rate schedule still runs to max_steps: use lr_scheduler_type constant. For runs of "
-                "equal wall time (scripts/bench_learning.py's SFT baseline)."})
+                "not counted; per invocation: a resumed run gets it afresh, skipping the batches already "
+                "trained counts) and save as at max_steps. The learning-rate schedule still runs to max_steps: "
+                "use lr_scheduler_type constant. For runs of equal wall time (scripts/bench_learning.py's SFT "
+                "baseline)."})
 
     def __post_init__(self):
         if self.max_train_seconds is not None and not (math.isfinite(self.max_train_seconds)

@@ -9,7 +9,7 @@ import time
 
 import torch
 from transformers import AutoTokenizer, PrinterCallback, ProgressCallback, TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import SaveStrategy, get_last_checkpoint
 
 from helpers.config import ConfigError
 from rewards import RewardFailure
@@ -123,7 +123,9 @@ class StopOnNonFinite(TrainerCallback):
 
 
 class StopAfterSeconds(TrainerCallback):
-    """End training at the first step end `seconds` after training began (`max_train_seconds`)."""
+    """End training at the first step end `seconds` after training began (`max_train_seconds`), with the
+    checkpoint a run saving every N steps writes at max_steps, so that `--resume_from_checkpoint auto`
+    continues from there."""
 
     def __init__(self, seconds: float):
         self.seconds, self.began = seconds, None
@@ -135,6 +137,7 @@ class StopAfterSeconds(TrainerCallback):
         if not control.should_training_stop and time.monotonic() - self.began >= self.seconds:
             logger.info("max_train_seconds=%g reached: stopping after step %d", self.seconds, state.global_step)
             control.should_training_stop = True
+            control.should_save = control.should_save or args.save_strategy == SaveStrategy.STEPS
         return control
 
 
@@ -147,7 +150,13 @@ def train_and_save(trainer, checkpoint: str | None, non_finite: StopOnNonFinite,
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(CompactProgress())
     if max_train_seconds is not None:
+        if not str(trainer.args.lr_scheduler_type).startswith("constant"):
+            logger.warning("max_train_seconds with lr_scheduler_type %s: the schedule runs to max_steps, so a run "
+                           "stopped by time ends before it decays", trainer.args.lr_scheduler_type)
+        # Before the non-finite check, which looks at the weights only when a step end saves.
+        trainer.remove_callback(non_finite)
         trainer.add_callback(StopAfterSeconds(max_train_seconds))
+        trainer.add_callback(non_finite)
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
     except RewardFailure as error:

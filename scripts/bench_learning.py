@@ -271,22 +271,25 @@ def main(args) -> dict:
 
     # 4. SFT continued from the start for as long as filter + GRPO took, on fresh problems: SFT's start-up
     # (as in the curve's run), then training until the rest is spent (max_train_seconds), which ends at a
-    # step end. max_steps only sizes the data: twice the steps the curve's price per step (saves included,
-    # so an overestimate) says fit.
+    # step end. max_steps only sizes the data: five times the steps the curve's price per step (saves
+    # included, so an overestimate) says fit.
     rl_seconds = results["seconds"]["filter"] + statistics.mean(results["seconds"][f"grpo-filtered-seed{s}"]
                                                                 for s in args.seeds)
     runtime = sft_runtime(sft_dir)
     startup = results["seconds"]["sft"] - runtime
-    budget = max(1.0, rl_seconds - startup)
-    max_steps = 2 * math.ceil(budget / (runtime / points[-1])) + 1
+    budget = max(1.0, math.ceil((rl_seconds - startup) * 10) / 10)
+    max_steps = 5 * math.ceil(budget / (runtime / points[-1])) + 1
     continued = out / "sft-continued"
     results["seconds"]["sft_same_time"] = train(
         [sys.executable, "train_sft.py", "--config", SFT_CONFIG, *sft_args, "--model_name_or_path", str(start_model),
-         "--max_steps", str(max_steps), "--max_train_seconds", f"{budget:.1f}", "--arithmetic_seed",
+         "--max_steps", str(max_steps), "--max_train_seconds", str(budget), "--arithmetic_seed",
          str(FRESH_SFT_SEED), "--arithmetic_size", str(max_steps * sft_batch), "--lr_scheduler_type", "constant",
          "--save_strategy", "no"], continued, after=sft_record)
     results["sft_same_time"] = scores(continued, continued.name, continued / "bench_run.json")
     steps = next(e["step"] for e in log_history(continued) if "train_runtime" in e)
+    if steps >= max_steps:
+        print(f"warning: the SFT continuation ran out of data at {steps} steps, {sft_runtime(continued):.0f} of its "
+              f"{budget:.0f} s: a shorter baseline than RL's time", file=sys.stderr)
     results["sft_same_time"] |= {"steps": steps, "max_steps": max_steps, "wall_s": results["seconds"]["sft_same_time"],
                                  "target_s": rl_seconds, "paired": paired(start, results["sft_same_time"])}
 

@@ -88,15 +88,18 @@ def test_the_loss_covers_the_assistant_turn_only(smollm2_checkpoint, tmp_path):
 
 def test_max_train_seconds_ends_the_run_at_a_step_end_and_saves_it(tiny_model, tmp_path):
     """The equal-wall-time baseline's budget: training stops at the first step end past it, long before
-    max_steps, and the model and its log are saved as at any end."""
+    max_steps, and the model, its log and (saving every N steps) the checkpoint a resume starts from are
+    saved as at max_steps."""
     args = parse_config(train_sft.ARGUMENT_TYPES[:3], [
         "--config", str(REPO_ROOT / "configs/demo_sft.yaml"), "--model_name_or_path", str(tiny_model),
-        "--max_steps", "300", "--arithmetic_size", "2400", "--lr_scheduler_type", "constant", "--bf16", "false",
-        "--output_dir", str(tmp_path)])
+        "--max_steps", "300", "--arithmetic_size", "64", "--lr_scheduler_type", "constant", "--bf16", "false",
+        "--save_strategy", "steps", "--save_steps", "1000", "--output_dir", str(tmp_path)])
     trainer = train_sft.main(*args, max_train_seconds=4.0)
     # A step of this model takes 1-3 s here: 300 of them would take minutes.
-    assert 1 <= trainer.state.global_step < 300 and trainer.state.log_history[-1]["train_runtime"] >= 4.0
+    steps = trainer.state.global_step
+    assert 1 <= steps < 300 and trainer.state.log_history[-1]["train_runtime"] >= 4.0
     assert (tmp_path / "model.safetensors").exists() and (tmp_path / "trainer_state.json").exists()
+    assert [p.name for p in tmp_path.glob("checkpoint-*")] == [f"checkpoint-{steps}"]
 
 
 def test_a_time_budget_that_is_not_a_positive_number_is_a_config_error():
