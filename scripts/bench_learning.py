@@ -1,6 +1,6 @@
 """Does RL make the model better than more SFT would? The R1 recipe on CPU, over seeds, with baselines.
 
-    python scripts/bench_learning.py                  # the study (docs/learning.md; ~90 min on 2 AVX512-BF16 cores)
+    python scripts/bench_learning.py                  # the study (docs/learning.md; ~2 h on 2 AVX512-BF16 cores)
     python scripts/bench_learning.py --grpo_args "--max_steps 100" --eval_every 20     # a longer budget
     python scripts/bench_learning.py --seeds 1 --unfiltered_seeds --sft_steps 2 4 --eval_problems 20 \\
         --grpo_args "--max_steps 2" --eval_every 1 --filter_args "--min_pass_rate 0 --max_pass_rate 1"  # smoke
@@ -412,7 +412,7 @@ def plot(results: dict, output: Path) -> Path:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sft_steps", type=int, nargs="+", default=[8, 16, 32, 64, 128],
+    parser.add_argument("--sft_steps", type=int, nargs="+", default=[128, 256, 512],
                         help="the SFT curve's points (the run trains to the last)")
     parser.add_argument("--converged_gain", type=float, default=0.02,
                         help="the start: the first point no later point beats by this much, in either wording")
