@@ -104,6 +104,12 @@ def eos_token_ids(model_args: ModelConfig) -> list[int]:
     return ids + [i for i in ([declared] if isinstance(declared, int) else declared or []) if i not in ids]
 
 
+def prompts_per_round(training_args: GRPOConfig) -> int:
+    """The distinct prompts one generation round draws (generation_batch_size / num_generations, as TRL
+    derives them from the run's keys): TRL's sampler drops a last incomplete round."""
+    return training_args.generation_batch_size // training_args.num_generations
+
+
 def build_trainer(data_args: DataArguments, reward_args: RewardArguments, training_args: GRPOConfig,
                   model_args: ModelConfig, callbacks=(), check_only: bool = False) -> GRPOTrainer | None:
     """Check the config, load the data, the rewards and the model: a GRPOTrainer ready to train
@@ -113,8 +119,7 @@ def build_trainer(data_args: DataArguments, reward_args: RewardArguments, traini
     template = load_prompt_template(data_args.prompt_template, data_args.prompt_templates_file, for_training=True)
     dataset = load_rl_dataset(data_args)
     logger.info("%d training prompts from %s", len(dataset), data_args.dataset_name)
-    # GRPO's sampler draws whole rounds of distinct prompts and drops the rest: with fewer, it yields none.
-    per_round = training_args.generation_batch_size // training_args.num_generations
+    per_round = prompts_per_round(training_args)  # with fewer prompts, GRPO's sampler yields none
     if len(dataset) < per_round:
         raise ConfigError(f"dataset_name: {len(dataset)} training prompts from {data_args.dataset_name}, fewer than "
                           f"one generation round takes (generation_batch_size / num_generations = {per_round}); "

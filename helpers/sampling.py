@@ -117,5 +117,5 @@ def grpo_filter_args(grpo_config: str, grpo_args: list[str] = ()) -> list[str]:
     import train_grpo  # the run's own parser and checks (imported here: the sampling scripts need no GRPO stack)
 
     training_args = parse_config(train_grpo.ARGUMENT_TYPES, ["--config", grpo_config, *grpo_args])[2]
-    per_round = training_args.generation_batch_size // training_args.num_generations
+    per_round = train_grpo.prompts_per_round(training_args)
     return sampling_args_for(grpo_config, grpo_args) + ["--min_kept", str(per_round)]
