@@ -20,9 +20,11 @@
 
 Every model is evaluated greedily on held-out problems (the test split, never trained on) in two
 wordings, the generator's (`arithmetic`) and other words (`arithmetic_reworded`), under the system
-prompt the configs train with. Prints the table, the gains against the targets of issue 27, and the
-training signals (groups without signal, entropy, clipped ratios); writes outputs/bench/learning.json
-and the curves outputs/bench/learning.png.
+prompt the configs train with: the curves' checkpoints on `eval_problems` (100), the table's models
+(the start, each run's final model, the SFT continuation) on `final_eval_problems` (500: on 100 a
+5-point gain is one standard error). Prints the tables, the gains with their standard error from the
+problems drawn, the targets of issue 27, and the training signals (groups without signal, entropy,
+clipped ratios); writes outputs/bench/learning.json and the curves outputs/bench/learning.png.
 """
 
 import argparse
@@ -121,9 +123,13 @@ def train(command: list[str], output_dir: Path, after: Path | None = None, also:
 
 def evaluate(model: Path | str, output: Path, problems: int, backend: str, after: Path | None = None) -> dict:
     """Greedy scores per benchmark, with the per-problem verdicts for paired comparisons (`after`: the
-    record of the run that made the model)."""
+    record of the run that made the model). The first `problems` of the test split: the same problems
+    for every model, and the first 100 of 500 are the 100 (the generator draws them in order)."""
+    # scripts/evaluate.py generates 200 arithmetic problems unless told more; smaller evaluations keep
+    # the command they had, so their records stay valid.
+    size = ["--arithmetic_size", str(problems)] if problems > 200 else []
     run_stage([sys.executable, "scripts/evaluate.py", "--model", str(model), "--benchmarks", *BENCHMARKS, "--limit",
-               str(problems), "--k", "1", "--max_new_tokens", "96", "--lenient", "false", "--backend", backend,
+               str(problems), *size, "--k", "1", "--max_new_tokens", "96", "--lenient", "false", "--backend", backend,
                "--prompt_template", TEMPLATE, "--output", str(output)], record_of(output), after)
     result = json.loads(output.read_text())
     return {name: result["benchmarks"][name] | {"correct": [e["correct"] for e in result["greedy_completions"][name]]}
@@ -185,12 +191,19 @@ def converged_start(curve: list[dict], min_gain: float) -> tuple[int, bool]:
 
 
 def gains(finals: list[dict], against: dict) -> dict:
-    """Per benchmark: accuracy of each final model minus `against`'s, with mean, range and stdev."""
+    """Per benchmark: accuracy of each final model minus `against`'s, with mean, range and stdev over the
+    seeds, and `se_problems`: the standard error of the mean gain from the problems drawn (per problem, the
+    seeds' mean verdict minus `against`'s; its stdev / sqrt(problems)): a gain within 2 of it could be
+    the draw of problems, even if every seed agrees."""
     out = {}
     for name in BENCHMARKS:
         per_seed = [round(f[name]["pass@1"] - against[name]["pass@1"], 9) for f in finals]  # see converged_start
+        per_problem = [statistics.mean(map(float, verdicts)) - float(base)
+                       for base, *verdicts in zip(against[name]["correct"], *(f[name]["correct"] for f in finals))]
         out[name] = {"mean": statistics.mean(per_seed), "min": min(per_seed), "max": max(per_seed),
-                     "stdev": statistics.stdev(per_seed) if len(per_seed) > 1 else 0.0, "per_seed": per_seed}
+                     "stdev": statistics.stdev(per_seed) if len(per_seed) > 1 else 0.0, "per_seed": per_seed,
+                     "se_problems": statistics.stdev(per_problem) / math.sqrt(len(per_problem))
+                     if len(per_problem) > 1 else math.nan}
     return out
 
 
@@ -202,10 +215,19 @@ def main(args) -> dict:
     points = sorted(set(args.sft_steps))
     if args.start_step is not None and args.start_step not in points:
         raise SystemExit(f"--start_step {args.start_step}: not one of --sft_steps {points}")
-    results = {"settings": {k: str(v) for k, v in vars(args).items()} | {"engine": engine}, "seconds": {}}
+    results = {"settings": {k: str(v) for k, v in vars(args).items()} | {"engine": engine}, "seconds": {},
+               "problems": {"curves": args.eval_problems, "table": max(args.final_eval_problems, args.eval_problems)}}
 
-    def scores(model, name, record=None):
-        return evaluate(model, out / "eval" / f"{name}.json", args.eval_problems, engine, record)
+    def scores(model, name, record=None, problems=args.eval_problems):
+        return evaluate(model, out / "eval" / f"{name}.json", problems, engine, record)
+
+    def final_scores(model, name, record, curve_point=None):
+        """The table's models (the start, each run's final model, the SFT continuation) on
+        `final_eval_problems` where that is more than the curves' `eval_problems` (100 problems cannot
+        resolve 5 points); else the curve's point, if there is one."""
+        if args.final_eval_problems <= args.eval_problems:
+            return curve_point or scores(model, name, record)
+        return scores(model, f"{name}-final{args.final_eval_problems}", record, args.final_eval_problems)
 
     def difficulty_filter(model: Path, output: Path, after: Path, extra: list[str]) -> dict:
         command = [sys.executable, "scripts/difficulty_filter.py", "--model", str(model),
@@ -233,7 +255,8 @@ def main(args) -> dict:
     start_step, converged = (args.start_step, None) if args.start_step else converged_start(
         results["sft_curve"], args.converged_gain)
     start_model = sft_dir / f"checkpoint-{start_step}"
-    start = next(p for p in results["sft_curve"] if p["step"] == start_step)
+    start_point = next(p for p in results["sft_curve"] if p["step"] == start_step)
+    start = final_scores(start_model, f"sft-step{start_step}", sft_record, start_point)
     results["start"] = {"step": start_step, "converged": converged, **start}
 
     # 2. The difficulty filter on the start, over GRPO's candidate problems.
@@ -253,13 +276,14 @@ def main(args) -> dict:
         step_times = grpo_seconds_per_step(run_dir)
         # Wall time after the start: the filter's (if used), then GRPO's with engine and model start-up
         # spread evenly over its steps, so that the last point's time is what the whole run took.
-        curve = [{**start, "step": 0, "wall_s": 0.0}]  # the start is step 0 of GRPO (its own: SFT steps)
+        curve = [{**start_point, "step": 0, "wall_s": 0.0}]  # the start is step 0 of GRPO (its own: SFT steps)
         for checkpoint in sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])):
             step = int(checkpoint.name.split("-")[1])
             wall = offset + seconds * sum(step_times[:step]) / sum(step_times)
             checkpoint_scores = scores(checkpoint, f"{name}-step{step}", run_dir / "bench_run.json")
             curve.append({"step": step, "wall_s": wall, **checkpoint_scores})
-        return {"curve": curve, "final": curve[-1] | {"paired": paired(start, curve[-1])},
+        final = final_scores(run_dir, name, run_dir / "bench_run.json", curve[-1]) | {"step": curve[-1]["step"]}
+        return {"curve": curve, "final": final | {"paired": paired(start, final)},
                 "signals": training_signals(run_dir), "run_dir": str(run_dir)}
 
     filtered = ["--dataset_name", str(kept_file), "--dataset_format", results["filter_before"]["dataset_format"]]
@@ -285,7 +309,7 @@ def main(args) -> dict:
          "--max_steps", str(max_steps), "--max_train_seconds", str(budget), "--arithmetic_seed",
          str(FRESH_SFT_SEED), "--arithmetic_size", str(max_steps * sft_batch), "--lr_scheduler_type", "constant",
          "--save_strategy", "no"], continued, after=sft_record)
-    results["sft_same_time"] = scores(continued, continued.name, continued / "bench_run.json")
+    results["sft_same_time"] = final_scores(continued, continued.name, continued / "bench_run.json")
     steps = next(e["step"] for e in log_history(continued) if "train_runtime" in e)
     if steps >= max_steps:
         print(f"warning: the SFT continuation ran out of data at {steps} steps, {sft_runtime(continued):.0f} of its "
@@ -328,27 +352,33 @@ def targets(results: dict) -> dict:
 def summary(results: dict) -> str:
     start = results["start"]
     converged = {True: "converged", False: "NOT converged: the curve still rises", None: "chosen"}[start["converged"]]
-    named = [("base SmolLM2-135M-Instruct", results["base"], None)]
-    named += [(f"cold-start SFT, {p['step']} steps" + (f" (the start: {converged})" if p["step"] == start["step"]
-                                                          else ""), p, None) for p in results["sft_curve"]]
-    named += [(f"start + GRPO on filtered problems, seed {seed} ({r['final']['step']} steps)", r["final"],
-               r["final"]["paired"]) for seed, r in results["grpo"].items()]
-    named += [(f"start + GRPO, unfiltered, seed {seed} ({r['final']['step']} steps)", r["final"], r["final"]["paired"])
-              for seed, r in results["grpo_unfiltered"].items()]
+    curve_rows = [("base SmolLM2-135M-Instruct", results["base"], None)]
+    curve_rows += [(f"cold-start SFT, {p['step']} steps" + (f" (the start: {converged})" if p["step"] == start["step"]
+                                                               else ""), p, None) for p in results["sft_curve"]]
+    compared = [(f"the start (SFT, {start['step']} steps)", start, None)]
+    compared += [(f"start + GRPO on filtered problems, seed {seed} ({r['final']['step']} steps)", r["final"],
+                  r["final"]["paired"]) for seed, r in results["grpo"].items()]
+    compared += [(f"start + GRPO, unfiltered, seed {seed} ({r['final']['step']} steps)", r["final"],
+                  r["final"]["paired"]) for seed, r in results["grpo_unfiltered"].items()]
     same_time = results["sft_same_time"]
-    named.append((f"start + SFT for the same wall time ({same_time['steps']} steps)", same_time, same_time["paired"]))
-    rows = ["| model | format rate | accuracy | accuracy, reworded | vs start: fixed / broken (reworded) |",
-            "| --- | --- | --- | --- | --- |"]
-    for name, r, change in named:
-        a, b = r["arithmetic"], r["arithmetic_reworded"]
-        same, other = (change or {}).get("arithmetic"), (change or {}).get("arithmetic_reworded")
-        vs = f"{same['fixed']} / {same['broken']} ({other['fixed']} / {other['broken']})" if change else ""
-        rows.append(f"| {name} | {a['format_rate']:.2f} | {a['pass@1']:.3f} | {b['pass@1']:.3f} | {vs} |")
-    rows.append("")
+    compared.append((f"start + SFT for the same wall time ({same_time['steps']} steps)", same_time,
+                     same_time["paired"]))
+    rows = []
+    for title, named in ((f"the SFT curve, on {results['problems']['curves']} held-out problems", curve_rows),
+                         (f"the comparison, on {results['problems']['table']} held-out problems", compared)):
+        rows += [title, "", "| model | format rate | accuracy | accuracy, reworded | vs start: fixed / broken "
+                 "(reworded) |", "| --- | --- | --- | --- | --- |"]
+        for name, r, change in named:
+            a, b = r["arithmetic"], r["arithmetic_reworded"]
+            same, other = (change or {}).get("arithmetic"), (change or {}).get("arithmetic_reworded")
+            vs = f"{same['fixed']} / {same['broken']} ({other['fixed']} / {other['broken']})" if change else ""
+            rows.append(f"| {name} | {a['format_rate']:.2f} | {a['pass@1']:.3f} | {b['pass@1']:.3f} | {vs} |")
+        rows.append("")
     for label, key in (("its start", "grpo_gain"), ("SFT for the same time", "grpo_gain_vs_sft_same_time")):
         for name, gain in results[key].items():
-            rows.append(f"filtered GRPO vs {label} on {name}: mean {gain['mean']:+.3f}, stdev {gain['stdev']:.3f}, "
-                        f"range [{gain['min']:+.3f}, {gain['max']:+.3f}] over {len(gain['per_seed'])} seed(s)")
+            rows.append(f"filtered GRPO vs {label} on {name}: mean {gain['mean']:+.3f} (standard error from the "
+                        f"problems drawn {gain['se_problems']:.3f}), stdev {gain['stdev']:.3f}, range "
+                        f"[{gain['min']:+.3f}, {gain['max']:+.3f}] over {len(gain['per_seed'])} seed(s)")
     labels = {"vs_start": f"mean gain over the start >= {TARGETS['vs_start']:+.2f}",
               "vs_sft_same_time": f"over SFT for the same time >= {TARGETS['vs_sft_same_time']:+.2f}",
               "every_seed_vs_start": f"every seed over the start >= {TARGETS['every_seed_vs_start']:+.2f}",
@@ -376,8 +406,9 @@ def summary(results: dict) -> str:
 
 
 def plot(results: dict, output: Path) -> Path:
-    """Held-out accuracy vs SFT step (the cold start), vs GRPO step, and vs wall time after the start
-    (with the SFT continuation), per seed and wording."""
+    """Held-out accuracy vs SFT step (the cold start) and vs GRPO step, on the curves' problems; and the
+    comparison's models on the table's problems vs wall time after the start: each run from the start
+    to its final model, and the SFT continuation; per seed and wording."""
     fig, (by_sft, by_step, by_time) = plt.subplots(1, 3, figsize=(15, 4.2))
     styles = {"arithmetic": ("-", "*", "generator wording"), "arithmetic_reworded": (":", "x", "reworded")}
     for name, (line, _, label) in styles.items():
@@ -394,15 +425,18 @@ def plot(results: dict, output: Path) -> Path:
             accuracy = [p[name]["pass@1"] for p in r["curve"]]
             by_step.plot([p["step"] for p in r["curve"]], accuracy, line, marker="o", color=color,
                          label=f"GRPO {kind}, seed {seed}, {label}")
-            by_time.plot([p["wall_s"] / 60 for p in r["curve"]], accuracy, line, marker="o", color=color)
+            ends = [results["start"][name]["pass@1"], r["final"][name]["pass@1"]]
+            by_time.plot([0, r["curve"][-1]["wall_s"] / 60], ends, line, marker="o", color=color)
     same_time = results["sft_same_time"]
     for name, (_, marker, label) in styles.items():
         by_time.plot([same_time["wall_s"] / 60], [same_time[name]["pass@1"]], marker=marker, markersize=10,
                      color="k", linestyle="none", label=f"SFT for the same time ({same_time['steps']} steps), {label}")
-    for ax, xlabel in ((by_sft, "cold-start SFT steps"), (by_step, "GRPO step (0 = the start)"),
-                       (by_time, "wall time after the start, filter included (min)")):
+    problems = results["problems"]
+    for ax, xlabel, count in ((by_sft, "cold-start SFT steps", problems["curves"]),
+                              (by_step, "GRPO step (0 = the start)", problems["curves"]),
+                              (by_time, "wall time after the start, filter included (min)", problems["table"])):
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("held-out accuracy (greedy)")
+        ax.set_ylabel(f"held-out accuracy, {count} problems (greedy)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
     fig.suptitle("The R1 recipe on CPU: the cold-start SFT curve, then GRPO from its start on filtered problems "
@@ -421,7 +455,10 @@ if __name__ == "__main__":
     parser.add_argument("--filter_args", default="", help="extra difficulty_filter.py arguments")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="GRPO runs on filtered problems")
     parser.add_argument("--unfiltered_seeds", type=int, nargs="*", default=[1], help="GRPO runs on all problems")
-    parser.add_argument("--eval_problems", type=int, default=100)
+    parser.add_argument("--eval_problems", type=int, default=100, help="held-out problems per curve point")
+    parser.add_argument("--final_eval_problems", type=int, default=500,
+                        help="held-out problems for the table (the start, the final models, the SFT continuation) "
+                             "and its gains and targets")
     parser.add_argument("--eval_every", type=int, default=10, help="GRPO steps between evaluated checkpoints")
     parser.add_argument("--engine", choices=["auto", "hf", "vllm"], default="auto",
                         help="generation engine for GRPO, the filter and evaluation; auto: the demo's choice")

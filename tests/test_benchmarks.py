@@ -1,13 +1,14 @@
 """The benchmark scripts run and report what they claim (on CPU, at small scale)."""
 
 import json
+import statistics
 import subprocess
 import sys
 
 import pytest
 from conftest import REPO_ROOT, SHARED_DATA
 
-from scripts.bench_learning import cached, converged_start, gains, paired, sft_runtime
+from scripts.bench_learning import BENCHMARKS, cached, converged_start, gains, paired, sft_runtime
 
 
 def run(*args):
@@ -46,7 +47,8 @@ def test_bench_learning_study_at_small_scale(tmp_path, smollm2_checkpoint):
     the filter after; every number it prints follows from the runs it made."""
     out, runs = tmp_path / "learning.json", tmp_path / "runs"
     run("scripts/bench_learning.py", "--sft_steps", "2", "3", "--seeds", "1", "--unfiltered_seeds", "2",
-        "--eval_problems", "4", "--eval_every", "1", "--engine", "hf", "--filter_problems", "6",
+        "--eval_problems", "4", "--final_eval_problems", "6", "--eval_every", "1", "--engine", "hf",
+        "--filter_problems", "6",
         "--filter_args", "--min_pass_rate 0 --max_pass_rate 1", "--grpo_args",
         "--max_steps 2 --per_device_train_batch_size 8 --num_generations 4 --max_completion_length 16",
         "--out", str(runs), "--json", str(out), "--png", str(tmp_path / "learning.png"))
@@ -70,15 +72,21 @@ def test_bench_learning_study_at_small_scale(tmp_path, smollm2_checkpoint):
         command = json.loads((runs / name / "bench_run.json").read_text())["key"]["command"]
         assert command[command.index("--model_name_or_path") + 1] == start_model
         assert (command[command.index("--dataset_name") + 1] if "--dataset_name" in command else None) == data
+    # The curves on 4 problems, from the start's point of the SFT curve; the table's models on 6.
     curve = results["grpo"]["1"]["curve"]
-    assert [p["step"] for p in curve] == [0, 1, 2] and curve[0]["arithmetic"] == start["arithmetic"]
+    start_point = next(p for p in results["sft_curve"] if p["step"] == start["step"])
+    assert [p["step"] for p in curve] == [0, 1, 2] and curve[0]["arithmetic"] == start_point["arithmetic"]
+    assert {p["arithmetic"]["n"] for p in curve + results["sft_curve"]} == {4}
+    table = [start, results["grpo"]["1"]["final"], results["grpo_unfiltered"]["2"]["final"], results["sft_same_time"]]
+    assert {m[name]["n"] for m in table for name in ("arithmetic", "arithmetic_reworded")} == {6}
+    assert results["problems"] == {"curves": 4, "table": 6}
     walls = [p["wall_s"] for p in curve]
     assert walls == sorted(walls) and walls[-1] == pytest.approx(seconds["filter"] + seconds["grpo-filtered-seed1"])
     assert results["grpo_unfiltered"]["2"]["curve"][-1]["wall_s"] == pytest.approx(seconds["grpo-unfiltered-seed2"])
     final = results["grpo"]["1"]["final"]
     for name in ("arithmetic", "arithmetic_reworded"):
         change, gain = final["paired"][name], final[name]["pass@1"] - start[name]["pass@1"]
-        assert (change["fixed"] - change["broken"]) / 4 == pytest.approx(results["grpo_gain"][name]["mean"]) \
+        assert (change["fixed"] - change["broken"]) / 6 == pytest.approx(results["grpo_gain"][name]["mean"]) \
             == pytest.approx(gain)
         over_sft = final[name]["pass@1"] - results["sft_same_time"][name]["pass@1"]
         assert results["grpo_gain_vs_sft_same_time"][name]["per_seed"] == [pytest.approx(over_sft)]
@@ -115,9 +123,16 @@ def test_bench_learning_starts_rl_where_no_later_sft_point_is_better_by_the_thre
     assert converged_start(measured, 0.07) == (64, True)
     # Exactly the threshold counts as better: 0.36 - 0.34 is 0.0199... in floating point.
     assert converged_start(curve((8, 0.34, 0.20), (16, 0.36, 0.20)), 0.02) == (16, False)
-    gain = gains([{"arithmetic": {"pass@1": 0.42}, "arithmetic_reworded": {"pass@1": 0.25}}],
-                 {"arithmetic": {"pass@1": 0.34}, "arithmetic_reworded": {"pass@1": 0.21}})
-    assert gain["arithmetic"]["mean"] >= 0.08 and gain["arithmetic_reworded"]["min"] >= 0.04
+    def scores(*verdicts):
+        return {n: {"pass@1": sum(v) / len(v), "correct": list(v)} for n, v in zip(BENCHMARKS, verdicts)}
+
+    start = scores([1, 0, 0, 0], [0, 0, 0, 0])
+    gain = gains([scores([1, 1, 0, 0], [1, 0, 0, 0]), scores([1, 0, 1, 0], [1, 1, 0, 0])], start)
+    assert gain["arithmetic"]["per_seed"] == [0.25, 0.25] and gain["arithmetic_reworded"]["per_seed"] == [0.25, 0.5]
+    assert gain["arithmetic"]["mean"] == 0.25 and gain["arithmetic_reworded"]["min"] == 0.25
+    # Per problem, the seeds' mean minus the start: [0, .5, .5, 0] and [1, .5, 0, 0]; stdev / sqrt(4).
+    assert gain["arithmetic"]["se_problems"] == pytest.approx(statistics.stdev([0, 0.5, 0.5, 0]) / 2)
+    assert gain["arithmetic_reworded"]["se_problems"] == pytest.approx(statistics.stdev([1, 0.5, 0, 0]) / 2)
 
 
 def test_bench_learning_redoes_a_stage_whose_command_changed_and_pairs_only_equal_problem_lists(tmp_path):
