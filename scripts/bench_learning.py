@@ -1,6 +1,6 @@
 """Does RL make the model better than more SFT would? The R1 recipe on CPU, over seeds, with baselines.
 
-    python scripts/bench_learning.py                  # the study (docs/learning.md; ~2 h on 2 AVX512-BF16 cores)
+    python scripts/bench_learning.py                  # the study (docs/learning.md; ~2 h 20 min on 2 AVX512-BF16 cores)
     python scripts/bench_learning.py --grpo_args "--max_steps 100" --eval_every 20     # a longer budget
     python scripts/bench_learning.py --seeds 1 --unfiltered_seeds --sft_steps 2 4 --eval_problems 20 \\
         --grpo_args "--max_steps 2" --eval_every 1 --filter_args "--min_pass_rate 0 --max_pass_rate 1"  # smoke
