@@ -1,6 +1,6 @@
 """Does RL make the model better than more SFT would? The R1 recipe on CPU, over seeds, with baselines.
 
-    python scripts/bench_learning.py                  # the study (docs/learning.md; ~2 h 20 min on 2 AVX512-BF16 cores)
+    python scripts/bench_learning.py                  # the study (docs/learning.md; ~2 h 50 min on 2 AVX512-BF16 cores)
     python scripts/bench_learning.py --grpo_args "--max_steps 100" --eval_every 20     # a longer budget
     python scripts/bench_learning.py --seeds 1 --unfiltered_seeds --sft_steps 2 4 --eval_problems 20 \\
         --grpo_args "--max_steps 2" --eval_every 1 --filter_args "--min_pass_rate 0 --max_pass_rate 1"  # smoke
@@ -15,7 +15,9 @@
 3. GRPO (configs/demo_r1.yaml) from the start on the kept problems, once per seed, a checkpoint every
    `eval_every` steps; and on the unfiltered problems once per `unfiltered_seeds`.
 4. Baselines: the start itself, and SFT continued from it for as long as filter + GRPO took (mean over
-   the seeds), on fresh problems of the train split (arithmetic seed 2).
+   the seeds), on fresh problems of the train split, once per `sft_seeds` (the data's and the trainer's
+   seed: which problems, in which order, which moved held-out accuracy by up to 14 points); GRPO is
+   compared with their mean.
 5. The filter again on the first seed's final model, over the same candidates: the pass rates after.
 
 Every model is evaluated greedily on held-out problems (the test split, never trained on) in two
@@ -56,8 +58,9 @@ BENCHMARKS = ("arithmetic", "arithmetic_reworded")
 SFT_CONFIG, GRPO_CONFIG = "configs/demo_sft.yaml", "configs/demo_r1.yaml"
 # Evaluated under the system prompt the demo trains with (both demo configs name the same one).
 TEMPLATE = yaml.safe_load((REPO_ROOT / GRPO_CONFIG).read_text())["prompt_template"]
-FRESH_SFT_SEED = 2  # the SFT continuation draws from another seed than the cold start (0) and GRPO (1): train split,
-#                   mostly other problems (seeds draw from the same finite set, so some recur)
+# An SFT continuation on the cold start's data seed would repeat its traces; other seeds draw mostly other
+# problems of the same finite train split.
+COLD_START_SEED = yaml.safe_load((REPO_ROOT / SFT_CONFIG).read_text())["arithmetic_seed"]
 TARGETS = {"vs_start": 0.08, "vs_sft_same_time": 0.05, "every_seed_vs_start": 0.04, "fixed_per_broken": 3.0}
 
 
@@ -197,6 +200,8 @@ def gains(finals: list[dict], against: dict) -> dict:
     the draw of problems, even if every seed agrees."""
     out = {}
     for name in BENCHMARKS:
+        if any(len(f[name]["correct"]) != len(against[name]["correct"]) for f in finals):
+            raise ValueError(f"{name}: the models were scored on different numbers of problems")
         per_seed = [round(f[name]["pass@1"] - against[name]["pass@1"], 9) for f in finals]  # see converged_start
         per_problem = [statistics.mean(map(float, verdicts)) - float(base)
                        for base, *verdicts in zip(against[name]["correct"], *(f[name]["correct"] for f in finals))]
@@ -208,6 +213,9 @@ def gains(finals: list[dict], against: dict) -> dict:
 
 
 def main(args) -> dict:
+    if COLD_START_SEED in args.sft_seeds:
+        raise SystemExit(f"--sft_seeds: {COLD_START_SEED} is the cold start's data seed ({SFT_CONFIG}): a "
+                         "continuation on it would repeat the cold start's traces; allowed: any other seed")
     out = args.out
     (out / "eval").mkdir(parents=True, exist_ok=True)
     engine = args.engine if args.engine != "auto" else "vllm" if vllm_is_faster_here() else "hf"  # as the demo
@@ -303,19 +311,30 @@ def main(args) -> dict:
     startup = results["seconds"]["sft"] - runtime
     budget = max(1.0, math.ceil((rl_seconds - startup) * 10) / 10)
     max_steps = 5 * math.ceil(budget / (runtime / points[-1])) + 1
-    continued = out / "sft-continued"
-    results["seconds"]["sft_same_time"] = train(
-        [sys.executable, "train_sft.py", "--config", SFT_CONFIG, *sft_args, "--model_name_or_path", str(start_model),
-         "--max_steps", str(max_steps), "--max_train_seconds", str(budget), "--arithmetic_seed",
-         str(FRESH_SFT_SEED), "--arithmetic_size", str(max_steps * sft_batch), "--lr_scheduler_type", "constant",
-         "--save_strategy", "no"], continued, after=sft_record)
-    results["sft_same_time"] = final_scores(continued, continued.name, continued / "bench_run.json")
-    steps = next(e["step"] for e in log_history(continued) if "train_runtime" in e)
-    if steps >= max_steps:
-        print(f"warning: the SFT continuation ran out of data at {steps} steps, {sft_runtime(continued):.0f} of its "
-              f"{budget:.0f} s: a shorter baseline than RL's time", file=sys.stderr)
-    results["sft_same_time"] |= {"steps": steps, "max_steps": max_steps, "wall_s": results["seconds"]["sft_same_time"],
-                                 "target_s": rl_seconds, "paired": paired(start, results["sft_same_time"])}
+
+    def sft_continued(seed: int) -> dict:
+        continued = out / f"sft-continued-seed{seed}"
+        results["seconds"][continued.name] = train(
+            [sys.executable, "train_sft.py", "--config", SFT_CONFIG, *sft_args, "--model_name_or_path",
+             str(start_model), "--max_steps", str(max_steps), "--max_train_seconds", str(budget), "--seed", str(seed),
+             "--arithmetic_seed", str(seed), "--arithmetic_size", str(max_steps * sft_batch), "--lr_scheduler_type",
+             "constant", "--save_strategy", "no"], continued, after=sft_record)
+        scored = final_scores(continued, continued.name, continued / "bench_run.json")
+        steps = next(e["step"] for e in log_history(continued) if "train_runtime" in e)
+        if steps >= max_steps:
+            print(f"warning: {continued.name} ran out of data at {steps} steps, {sft_runtime(continued):.0f} of its "
+                  f"{budget:.0f} s: a shorter baseline than RL's time", file=sys.stderr)
+        return scored | {"steps": steps, "max_steps": max_steps, "wall_s": results["seconds"][continued.name],
+                         "target_s": rl_seconds, "paired": paired(start, scored)}
+
+    results["sft_same_time"] = {seed: sft_continued(seed) for seed in args.sft_seeds}
+    # Their mean, per problem too (the share of continuations that got it right), for gains().
+    same_time = list(results["sft_same_time"].values())
+    results["sft_same_time_mean"] = {
+        name: {"pass@1": statistics.mean(r[name]["pass@1"] for r in same_time),
+               "correct": [statistics.mean(map(float, verdicts)) for verdicts in zip(*(r[name]["correct"]
+                                                                                      for r in same_time))]}
+        for name in BENCHMARKS}
 
     # 5. The pass rates after GRPO (first seed), over the same candidates, every problem kept.
     first = out / f"grpo-filtered-seed{args.seeds[0]}"
@@ -328,7 +347,7 @@ def main(args) -> dict:
 
     finals = [r["final"] for r in results["grpo"].values()]
     results["grpo_gain"] = gains(finals, start)
-    results["grpo_gain_vs_sft_same_time"] = gains(finals, results["sft_same_time"])
+    results["grpo_gain_vs_sft_same_time"] = gains(finals, results["sft_same_time_mean"])
     results["targets"] = targets(results)
     return results
 
@@ -360,9 +379,8 @@ def summary(results: dict) -> str:
                   r["final"]["paired"]) for seed, r in results["grpo"].items()]
     compared += [(f"start + GRPO, unfiltered, seed {seed} ({r['final']['step']} steps)", r["final"],
                   r["final"]["paired"]) for seed, r in results["grpo_unfiltered"].items()]
-    same_time = results["sft_same_time"]
-    compared.append((f"start + SFT for the same wall time ({same_time['steps']} steps)", same_time,
-                     same_time["paired"]))
+    compared += [(f"start + SFT for the same wall time, seed {seed} ({r['steps']} steps)", r, r["paired"])
+                 for seed, r in results["sft_same_time"].items()]
     rows = []
     for title, named in ((f"the SFT curve, on {results['problems']['curves']} held-out problems", curve_rows),
                          (f"the comparison, on {results['problems']['table']} held-out problems", compared)):
@@ -374,7 +392,9 @@ def summary(results: dict) -> str:
             vs = f"{same['fixed']} / {same['broken']} ({other['fixed']} / {other['broken']})" if change else ""
             rows.append(f"| {name} | {a['format_rate']:.2f} | {a['pass@1']:.3f} | {b['pass@1']:.3f} | {vs} |")
         rows.append("")
-    for label, key in (("its start", "grpo_gain"), ("SFT for the same time", "grpo_gain_vs_sft_same_time")):
+    continuations = len(results["sft_same_time"])
+    for label, key in (("its start", "grpo_gain"),
+                       (f"SFT for the same time (mean of {continuations})", "grpo_gain_vs_sft_same_time")):
         for name, gain in results[key].items():
             rows.append(f"filtered GRPO vs {label} on {name}: mean {gain['mean']:+.3f} (standard error from the "
                         f"problems drawn {gain['se_problems']:.3f}), stdev {gain['stdev']:.3f}, range "
@@ -399,8 +419,9 @@ def summary(results: dict) -> str:
                         f"{s['entropy_first']:.2f} -> {s['entropy_last']:.2f}, clipped tokens {s['clip_ratio']:.3f}, "
                         f"completions cut {s['completions_clipped']:.2f}, reward {s['reward_first']:.2f} -> "
                         f"{s['reward_last']:.2f}")
-    rows.append(f"SFT for the same time: {same_time['steps']} steps in {same_time['wall_s']:.0f} s (filter + GRPO "
-                f"took {same_time['target_s']:.0f} s, mean over the seeds)")
+    for seed, r in results["sft_same_time"].items():
+        rows.append(f"SFT for the same time, seed {seed}: {r['steps']} steps in {r['wall_s']:.0f} s (filter + GRPO "
+                    f"took {r['target_s']:.0f} s, mean over the GRPO seeds)")
     rows.append("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in results["seconds"].items()))
     return "\n".join(rows)
 
@@ -427,10 +448,11 @@ def plot(results: dict, output: Path) -> Path:
                          label=f"GRPO {kind}, seed {seed}, {label}")
             ends = [results["start"][name]["pass@1"], r["final"][name]["pass@1"]]
             by_time.plot([0, r["curve"][-1]["wall_s"] / 60], ends, line, marker="o", color=color)
-    same_time = results["sft_same_time"]
+    same_time = list(results["sft_same_time"].values())
     for name, (_, marker, label) in styles.items():
-        by_time.plot([same_time["wall_s"] / 60], [same_time[name]["pass@1"]], marker=marker, markersize=10,
-                     color="k", linestyle="none", label=f"SFT for the same time ({same_time['steps']} steps), {label}")
+        by_time.plot([r["wall_s"] / 60 for r in same_time], [r[name]["pass@1"] for r in same_time], marker=marker,
+                     markersize=10, color="k", linestyle="none",
+                     label=f"SFT for the same time ({len(same_time)} seeds), {label}")
     problems = results["problems"]
     for ax, xlabel, count in ((by_sft, "cold-start SFT steps", problems["curves"]),
                               (by_step, "GRPO step (0 = the start)", problems["curves"]),
@@ -455,6 +477,9 @@ if __name__ == "__main__":
     parser.add_argument("--filter_args", default="", help="extra difficulty_filter.py arguments")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="GRPO runs on filtered problems")
     parser.add_argument("--unfiltered_seeds", type=int, nargs="*", default=[1], help="GRPO runs on all problems")
+    parser.add_argument("--sft_seeds", type=int, nargs="+", default=[2, 3, 4],
+                        help=f"SFT continuations for the same time, one per data seed (not {COLD_START_SEED}, the "
+                             "cold start's)")
     parser.add_argument("--eval_problems", type=int, default=100, help="held-out problems per curve point")
     parser.add_argument("--final_eval_problems", type=int, default=500,
                         help="held-out problems for the table (the start, the final models, the SFT continuation) "

@@ -48,7 +48,7 @@ def test_bench_learning_study_at_small_scale(tmp_path, smollm2_checkpoint):
     out, runs = tmp_path / "learning.json", tmp_path / "runs"
     run("scripts/bench_learning.py", "--sft_steps", "2", "3", "--seeds", "1", "--unfiltered_seeds", "2",
         "--eval_problems", "4", "--final_eval_problems", "6", "--eval_every", "1", "--engine", "hf",
-        "--filter_problems", "6",
+        "--filter_problems", "6", "--sft_seeds", "2", "3",
         "--filter_args", "--min_pass_rate 0 --max_pass_rate 1", "--grpo_args",
         "--max_steps 2 --per_device_train_batch_size 8 --num_generations 4 --max_completion_length 16",
         "--out", str(runs), "--json", str(out), "--png", str(tmp_path / "learning.png"))
@@ -77,7 +77,9 @@ def test_bench_learning_study_at_small_scale(tmp_path, smollm2_checkpoint):
     start_point = next(p for p in results["sft_curve"] if p["step"] == start["step"])
     assert [p["step"] for p in curve] == [0, 1, 2] and curve[0]["arithmetic"] == start_point["arithmetic"]
     assert {p["arithmetic"]["n"] for p in curve + results["sft_curve"]} == {4}
-    table = [start, results["grpo"]["1"]["final"], results["grpo_unfiltered"]["2"]["final"], results["sft_same_time"]]
+    same_time = results["sft_same_time"]
+    assert list(same_time) == ["2", "3"]
+    table = [start, results["grpo"]["1"]["final"], results["grpo_unfiltered"]["2"]["final"], *same_time.values()]
     assert {m[name]["n"] for m in table for name in ("arithmetic", "arithmetic_reworded")} == {6}
     assert results["problems"] == {"curves": 4, "table": 6}
     walls = [p["wall_s"] for p in curve]
@@ -88,26 +90,39 @@ def test_bench_learning_study_at_small_scale(tmp_path, smollm2_checkpoint):
         change, gain = final["paired"][name], final[name]["pass@1"] - start[name]["pass@1"]
         assert (change["fixed"] - change["broken"]) / 6 == pytest.approx(results["grpo_gain"][name]["mean"]) \
             == pytest.approx(gain)
-        over_sft = final[name]["pass@1"] - results["sft_same_time"][name]["pass@1"]
+        # Against the two continuations' mean, per problem too.
+        over_sft = final[name]["pass@1"] - (same_time["2"][name]["pass@1"] + same_time["3"][name]["pass@1"]) / 2
         assert results["grpo_gain_vs_sft_same_time"][name]["per_seed"] == [pytest.approx(over_sft)]
+        pairs = zip(same_time["2"][name]["correct"], same_time["3"][name]["correct"])
+        assert results["sft_same_time_mean"][name]["correct"] == [pytest.approx((a + b) / 2) for a, b in pairs]
         assert results["targets"][name]["vs_start"] == (gain >= 0.08)
     signals = results["grpo"]["1"]["signals"]
     assert 0 <= signals["groups_without_signal"] <= 1 and signals["entropy_first"] > 0
-    # The SFT continuation starts from the start and trains as long as filter + GRPO took: SFT's start-up
-    # (as in the curve's run), then steps until the rest is spent, stopped by time, not by its max_steps.
+    # Each SFT continuation starts from the start and trains as long as filter + GRPO took: SFT's start-up
+    # (as in the curve's run), then steps until the rest is spent, stopped by time, not by its max_steps;
+    # on its own seed's problems.
     runtime = sft_runtime(runs / "sft")
-    startup, same_time = seconds["sft"] - runtime, results["sft_same_time"]
+    startup = seconds["sft"] - runtime
     assert 0 < startup < seconds["sft"]
-    continued = runs / "sft-continued"
-    assert json.loads((continued / "trainer_state.json").read_text())["global_step"] == same_time["steps"]
-    assert 1 <= same_time["steps"] < same_time["max_steps"]
-    assert sft_runtime(continued) >= seconds["filter"] + seconds["grpo-filtered-seed1"] - startup
-    command = json.loads((continued / "bench_run.json").read_text())["key"]["command"]
-    assert command[command.index("--model_name_or_path") + 1] == start_model
+    for seed, r in same_time.items():
+        continued = runs / f"sft-continued-seed{seed}"
+        assert json.loads((continued / "trainer_state.json").read_text())["global_step"] == r["steps"]
+        assert 1 <= r["steps"] < r["max_steps"]
+        assert sft_runtime(continued) >= seconds["filter"] + seconds["grpo-filtered-seed1"] - startup
+        command = json.loads((continued / "bench_run.json").read_text())["key"]["command"]
+        assert command[command.index("--model_name_or_path") + 1] == start_model
+        assert command[command.index("--arithmetic_seed") + 1] == command[command.index("--seed") + 1] == seed
     # The filter again after GRPO, every problem kept: the same 6 candidates.
     after = results["filter_after"]
     assert after["model"] == str(runs / "grpo-filtered-seed1") and sum(after["histogram"].values()) == 6
     assert set(after["pass_rates"]) == set(before["pass_rates"])
+
+
+def test_bench_learning_refuses_an_sft_continuation_on_the_cold_starts_data(tmp_path):
+    result = subprocess.run([sys.executable, "scripts/bench_learning.py", "--sft_seeds", "2", "0", "--out",
+                             str(tmp_path / "runs")], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "--sft_seeds: 0 is the cold start's data seed" in result.stderr
+    assert not (tmp_path / "runs").exists()  # stopped before any stage
 
 
 def test_bench_learning_starts_rl_where_no_later_sft_point_is_better_by_the_threshold():
