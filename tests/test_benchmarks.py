@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import REPO_ROOT, SHARED_DATA
 
-from scripts.bench_learning import BENCHMARKS, cached, converged_start, gains, paired, sft_runtime
+from scripts.bench_learning import BENCHMARKS, COLD_START_SEED, cached, converged_start, gains, paired, sft_runtime
 
 
 def run(*args):
@@ -119,10 +119,14 @@ def test_bench_learning_study_at_small_scale(tmp_path, smollm2_checkpoint):
 
 
 def test_bench_learning_refuses_an_sft_continuation_on_the_cold_starts_data(tmp_path):
-    result = subprocess.run([sys.executable, "scripts/bench_learning.py", "--sft_seeds", "2", "0", "--out",
-                             str(tmp_path / "runs")], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode != 0 and "--sft_seeds: 0 is the cold start's data seed" in result.stderr
-    assert not (tmp_path / "runs").exists()  # stopped before any stage
+    # --start_step 7 is not on the curve: without the refusal the script would stop there, also before any
+    # stage, with another message.
+    result = subprocess.run([sys.executable, "scripts/bench_learning.py", "--sft_seeds", "2", str(COLD_START_SEED),
+                             "--sft_steps", "1", "--start_step", "7", "--out", str(tmp_path / "runs")],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert f"--sft_seeds: {COLD_START_SEED} is the cold start's data seed" in result.stderr
+    assert not (tmp_path / "runs").exists()  # stopped before it made the output folder
 
 
 def test_bench_learning_starts_rl_where_no_later_sft_point_is_better_by_the_threshold():
