@@ -193,18 +193,25 @@ def converged_start(curve: list[dict], min_gain: float) -> tuple[int, bool]:
     return curve[-1]["step"], False
 
 
+def mean_scores(models: list[dict]) -> dict:
+    """Per benchmark: the models' mean accuracy and, per problem, the share of them that got it right."""
+    return {name: {"pass@1": statistics.mean(m[name]["pass@1"] for m in models),
+                   "correct": [statistics.mean(map(float, verdicts)) for verdicts in zip(*(m[name]["correct"]
+                                                                                         for m in models))]}
+            for name in BENCHMARKS}
+
+
 def gains(finals: list[dict], against: dict) -> dict:
     """Per benchmark: accuracy of each final model minus `against`'s, with mean, range and stdev over the
     seeds, and `se_problems`: the standard error of the mean gain from the problems drawn (per problem, the
     seeds' mean verdict minus `against`'s; its stdev / sqrt(problems)): a gain within 2 of it could be
     the draw of problems, even if every seed agrees."""
-    out = {}
+    out, pooled = {}, mean_scores(finals)
     for name in BENCHMARKS:
         if any(len(f[name]["correct"]) != len(against[name]["correct"]) for f in finals):
             raise ValueError(f"{name}: the models were scored on different numbers of problems")
         per_seed = [round(f[name]["pass@1"] - against[name]["pass@1"], 9) for f in finals]  # see converged_start
-        per_problem = [statistics.mean(map(float, verdicts)) - float(base)
-                       for base, *verdicts in zip(against[name]["correct"], *(f[name]["correct"] for f in finals))]
+        per_problem = [share - float(base) for share, base in zip(pooled[name]["correct"], against[name]["correct"])]
         out[name] = {"mean": statistics.mean(per_seed), "min": min(per_seed), "max": max(per_seed),
                      "stdev": statistics.stdev(per_seed) if len(per_seed) > 1 else 0.0, "per_seed": per_seed,
                      "se_problems": statistics.stdev(per_problem) / math.sqrt(len(per_problem))
@@ -328,13 +335,7 @@ def main(args) -> dict:
                          "target_s": rl_seconds, "paired": paired(start, scored)}
 
     results["sft_same_time"] = {seed: sft_continued(seed) for seed in args.sft_seeds}
-    # Their mean, per problem too (the share of continuations that got it right), for gains().
-    same_time = list(results["sft_same_time"].values())
-    results["sft_same_time_mean"] = {
-        name: {"pass@1": statistics.mean(r[name]["pass@1"] for r in same_time),
-               "correct": [statistics.mean(map(float, verdicts)) for verdicts in zip(*(r[name]["correct"]
-                                                                                      for r in same_time))]}
-        for name in BENCHMARKS}
+    results["sft_same_time_mean"] = mean_scores(list(results["sft_same_time"].values()))  # gains() compares with it
 
     # 5. The pass rates after GRPO (first seed), over the same candidates, every problem kept.
     first = out / f"grpo-filtered-seed{args.seeds[0]}"

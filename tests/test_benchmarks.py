@@ -142,6 +142,9 @@ def test_bench_learning_starts_rl_where_no_later_sft_point_is_better_by_the_thre
     assert converged_start(measured, 0.07) == (64, True)
     # Exactly the threshold counts as better: 0.36 - 0.34 is 0.0199... in floating point.
     assert converged_start(curve((8, 0.34, 0.20), (16, 0.36, 0.20)), 0.02) == (16, False)
+
+
+def test_bench_learning_gains_are_per_seed_with_the_problems_standard_error():
     def scores(*verdicts):
         return {n: {"pass@1": sum(v) / len(v), "correct": list(v)} for n, v in zip(BENCHMARKS, verdicts)}
 
