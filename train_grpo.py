@@ -12,6 +12,7 @@ be wrong with a config is checked before the model loads; `--check_only true` st
 
 import logging
 import math
+from contextlib import nullcontext
 
 from transformers import GenerationConfig
 from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
@@ -20,6 +21,7 @@ from data import DataArguments, load_prompt_template, load_rl_dataset
 from helpers.config import ConfigError, TrainRunArguments, check_precision, parse_config, setup_logging
 from helpers.generation import (
     default_cpu_kv_cache,
+    eager_colocated_vllm,
     installed_vllm,
     sync_weights_by_reload,
     vllm_missing_reason,
@@ -134,15 +136,17 @@ def build_trainer(data_args: DataArguments, reward_args: RewardArguments, traini
     set_model_init_kwargs(training_args, model_args)
     if training_args.use_vllm:
         default_cpu_kv_cache()
-    trainer = GRPOTrainer(
-        model=model_args.model_name_or_path,
-        reward_funcs=reward_funcs,
-        args=training_args,
-        train_dataset=dataset,
-        peft_config=get_peft_config(model_args),
-        callbacks=list(callbacks),
-    )
-    if training_args.use_vllm and installed_vllm() == "cpu":
+    vllm_on_cpu = training_args.use_vllm and installed_vllm() == "cpu"
+    with eager_colocated_vllm() if vllm_on_cpu else nullcontext():
+        trainer = GRPOTrainer(
+            model=model_args.model_name_or_path,
+            reward_funcs=reward_funcs,
+            args=training_args,
+            train_dataset=dataset,
+            peft_config=get_peft_config(model_args),
+            callbacks=list(callbacks),
+        )
+    if vllm_on_cpu:
         sync_weights_by_reload(trainer)
     return trainer
 

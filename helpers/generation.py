@@ -7,9 +7,11 @@ checkpoint's own `generation_config.json` (a repetition penalty, top-k, top-p) m
 silently change what an evaluation measures.
 """
 
+import functools
 import importlib.metadata
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -139,10 +141,14 @@ def sequence_budget(model_path: str, prompt_sets: list[list[list[dict]]], max_ne
 class VLLMGenerator:
     def __init__(self, model_path: str, max_model_len: int | None = None, gpu_memory_utilization: float = 0.85):
         """`max_model_len`: sequence_budget() of the run; None: the model's own context length."""
+        self.on_cpu = not torch.cuda.is_available()
+        if self.on_cpu:
+            # The engine in this process, not in an engine-core process of its own: on 2 cores that halved an
+            # evaluation's wall time (111 s -> 60 s, docs/speed.md). TRL's colocated engine already runs so.
+            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        default_cpu_kv_cache()
         from vllm import LLM
 
-        self.on_cpu = not torch.cuda.is_available()
-        default_cpu_kv_cache()
         # generation_config="vllm": vLLM's neutral defaults, not the checkpoint's generation_config.json.
         # enforce_eager on CPU: compiling takes minutes there, more than an evaluation saves.
         self.llm = LLM(model=model_path, dtype=inference_dtype(), generation_config="vllm",
@@ -187,6 +193,22 @@ def make_generator(model_path: str, backend: str = "auto", prompt_sets: list[lis
         return VLLMGenerator(model_path, budget)
     logger.info("generating with transformers on %s", "cuda" if torch.cuda.is_available() else "cpu")
     return HFGenerator(model_path)
+
+
+@contextmanager
+def eager_colocated_vllm():
+    """While GRPOTrainer is built: its colocated vLLM engine on CPU runs the model eagerly (`enforce_eager`, as
+    VLLMGenerator does), which TRL does not expose. Without it vLLM's CPU build compiles the model with
+    inductor when the engine starts: on a 2-core AVX512-BF16 CPU 4 demo steps took 394 s compiled and 262 s
+    eager, eager steps ~7 % slower, so compiling pays only past ~35 steps (docs/speed.md)."""
+    import trl.generation.vllm_generation as trl_vllm
+
+    original = trl_vllm.LLM
+    trl_vllm.LLM = functools.partial(original, enforce_eager=True)
+    try:
+        yield
+    finally:
+        trl_vllm.LLM = original
 
 
 def sync_weights_by_reload(trainer) -> None:

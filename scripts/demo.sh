@@ -24,47 +24,22 @@ bash scripts/setup.sh
 export OUT=${OUT:-outputs/demo}
 read -r -a SFT_EXTRA <<< "${SFT_ARGS:-}"
 BASE=checkpoints/SmolLM2-135M-Instruct
-# Generation engine: vLLM's CPU build where it is installed and measured faster (AVX-512), else transformers;
-# GRPO's settings for each: helpers/generation.demo_grpo_engine_args. And the precision (for the reuse stamp
-# below), in the same call: one torch import, not two.
-SETTINGS=$(python -c "from helpers.config import cpu_supports_bf16
-from helpers.generation import demo_grpo_engine_args as args, vllm_is_faster_here as fast
-engine = 'vllm' if fast() else 'hf'; print(engine, cpu_supports_bf16(), *args(engine))")
-read -r -a SETTING_WORDS <<< "$SETTINGS"
-EVAL_ENGINE=${SETTING_WORDS[0]}; BF16=${SETTING_WORDS[1]}; GRPO_ENGINE=("${SETTING_WORDS[@]:2}")
-if [ "$EVAL_ENGINE" = vllm ]; then ENGINE="vllm (vLLM's CPU build, colocated)"
-else ENGINE="hf (transformers; vLLM is not installed or not faster on this CPU)"; fi
-# Held-out problems in the training wording and in other words (data.ARITHMETIC_WORDINGS), under the
-# system prompt both stages train with.
-TEMPLATE=$(python -c "import yaml; print(*{yaml.safe_load(open(f'configs/demo_{s}.yaml'))['prompt_template'] for s in ('sft', 'r1')})")
-[[ "$TEMPLATE" != *" "* ]] || { echo "configs/demo_sft.yaml and demo_r1.yaml name different prompt templates: $TEMPLATE"; exit 1; }
-EVAL=(--benchmarks arithmetic arithmetic_reworded --limit "${EVAL_PROBLEMS:-100}" --k 1 --max_new_tokens 96
-      --lenient false --backend "$EVAL_ENGINE" --prompt_template "$TEMPLATE")
 
 echo "=== checking every stage's config"
-[[ "${EVAL_PROBLEMS:-100}" =~ ^[1-9][0-9]*$ ]] || { echo "EVAL_PROBLEMS: '${EVAL_PROBLEMS}' is not a positive integer"; exit 1; }
-# The evaluations ask under the template both configs name; an override of one stage's would train and
-# evaluate under different system prompts.
-# (The parser also takes dashes for underscores and unambiguous prefixes: --prompt-template, --prompt_t.)
-read -r -a FILTER_EXTRA <<< "${FILTER_ARGS:-}"
-for arg in "$@" "${SFT_EXTRA[@]}" "${FILTER_EXTRA[@]}"; do
-  key=${arg//-/_}
-  [[ "$key" != __prompt_t* ]] || { echo "prompt_template, prompt_templates_file: set them in configs/demo_sft.yaml and demo_r1.yaml (both stages and the evaluations read them there), not as arguments ($arg)"; exit 1; }
-done
-python train_sft.py --config configs/demo_sft.yaml --output_dir "$OUT/sft" "${SFT_EXTRA[@]}" --check_only true
-# The GRPO stage starts from the SFT model, which does not exist yet: check it with the base model.
-python train_grpo.py --config configs/demo_r1.yaml --model_name_or_path "$BASE" --output_dir "$OUT" "${GRPO_ENGINE[@]}" "$@" --check_only true
-# The filter samples as the GRPO stage will, with its arguments (helpers/sampling.grpo_filter_args), and keeps
-# at least one generation round of prompts (--min_kept): below that it writes every candidate instead.
-# (Captured first: `set -e` checks an assignment's command substitution, not a here-string's.)
-SAMPLING=$(python -c "import sys; from helpers.sampling import grpo_filter_args
-print(*grpo_filter_args('configs/demo_r1.yaml', sys.argv[1:]))" "$@")
-read -r -a FILTER_SAMPLING <<< "$SAMPLING"
-FILTER=("${FILTER_SAMPLING[@]}" --arithmetic_size "${FILTER_PROBLEMS:-120}" --backend "$EVAL_ENGINE" "${FILTER_EXTRA[@]}"
-        --output "$OUT/filtered.jsonl")
-PER_ROUND=${SAMPLING##* }  # grpo_filter_args ends with --min_kept <one generation round of prompts>
-[[ "${FILTER_PROBLEMS:-120}" =~ ^[0-9]+$ ]] && [ "${FILTER_PROBLEMS:-120}" -ge "$PER_ROUND" ] || { echo "FILTER_PROBLEMS: '${FILTER_PROBLEMS:-120}' must be a number of at least $PER_ROUND (the prompts of one GRPO generation round)"; exit 1; }
-python scripts/difficulty_filter.py --model "$OUT/sft" "${FILTER[@]}" --check_only true
+# One process checks each stage's config with these arguments (SFT, GRPO and the filter, each by its own
+# script's checks) and sets what the stages share: EVAL_ENGINE (vllm where vLLM's CPU build is installed and
+# measured faster, on AVX-512 CPUs; else hf), GRPO_ENGINE (GRPO's settings for that engine), BF16 (the
+# precision, for the reuse stamp below), TEMPLATE (the system prompt both configs train with, which the
+# evaluations ask under) and FILTER (the filter's arguments: it samples as the GRPO stage will). A mistake
+# stops here, in seconds (scripts/demo_check.py).
+# (Captured first: `set -e` checks an assignment's command substitution, not an eval's.)
+SETTINGS=$(python -m scripts.demo_check "$@")  # as a module: it imports scripts/difficulty_filter.py
+eval "$SETTINGS"
+if [ "$EVAL_ENGINE" = vllm ]; then ENGINE="vllm (vLLM's CPU build, colocated)"
+else ENGINE="hf (transformers; vLLM is not installed or not faster on this CPU)"; fi
+# Held-out problems in the training wording and in other words (data.ARITHMETIC_WORDINGS).
+EVAL=(--benchmarks arithmetic arithmetic_reworded --limit "${EVAL_PROBLEMS:-100}" --k 1 --max_new_tokens 96
+      --lenient false --backend "$EVAL_ENGINE" --prompt_template "$TEMPLATE")
 echo "generation engine for GRPO and evaluation: $ENGINE"
 # What the reused stages (the base and SFT evaluations, the SFT model) were made from: redo them when
 # the problems, the SFT code or config, the scoring, the precision or these settings changed since.

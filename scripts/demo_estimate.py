@@ -4,11 +4,12 @@
 
 Reads the demo's two configs with the same arguments the stages get (`SFT_ARGS`, the GRPO
 arguments, `EVAL_PROBLEMS`), so the precision it prints is the one the run will use. The time is
-the demo's measured stage times on a reference CPU (REFERENCE, one entry per precision and GRPO
-generation engine), scaled
-by the run's size and by this CPU's matmul rate relative to the reference's, measured here for
-half a second at a SmolLM2-135M layer's shape. A rough figure: it assumes the whole run scales
-with matmul speed, which generation (memory- and overhead-bound) does not quite.
+the demo's measured stage times on a reference CPU (REFERENCE, one entry per precision, GRPO
+generation engine and kind of CPU: with AMX, with AVX512-BF16 only, AVX2), scaled by the run's size
+and by this CPU's matmul rate relative to the reference's, measured here for half a second at a
+SmolLM2-135M layer's shape. A rough figure: it assumes the whole run scales with matmul speed, which
+holds between machines of one kind, not across kinds: AMX's bf16 matmuls are so fast that other work
+sets the pace there (a machine without AMX ran the demo 2.3x slower at 0.15x AMX's bf16 matmul rate).
 """
 
 import os
@@ -20,29 +21,34 @@ import torch
 
 import train_grpo
 import train_sft
-from helpers.config import ConfigError, parse_config, precision_summary
+from helpers.config import ConfigError, cpu_flags, parse_config, precision_summary
 
 # Seconds per unit of each stage, model loading and engine start included (SFT: its start-up apart), and
 # matmul_gflops() on that machine at that precision (docs/speed.md has every measurement named here):
-# - bf16, vllm: the demo as shipped, `bash scripts/demo.sh` (setup already done), 2026-12-02, 2-core AMD EPYC with
+# - bf16, vllm, amx: the demo as shipped, `bash scripts/demo.sh` (setup already done), 2026-12-02, 2-core AMD EPYC with
 #   AVX512-BF16 and AMX: 3 evaluations 135 s, SFT 144 s for 32 steps, the filter 156 s for 960 samples (engine
 #   start included), GRPO 305 s for 10 steps.
-# - fp32, hf: a real 2-core AVX2-only CPU (AMD EPYC Zen 3), measured there before the short prompt (GRPO step
+# - bf16, vllm, avx512_bf16: the demo as shipped (09e6ad3), `bash scripts/demo.sh` (setup already done), 2026-12-03,
+#   2-core AMD EPYC with AVX512-BF16 and no AMX, matmul_gflops(bf16) 338-382 there: 3 evaluations 329 s, SFT 8 s
+#   start-up + 313 s for 32 steps, the filter 349 s for 960 samples, GRPO 588 s for 10 steps; 27 min 36 s in all.
+# - fp32, hf, avx2: a real 2-core AVX2-only CPU (AMD EPYC Zen 3), measured there before the short prompt (GRPO step
 #   167 s of which generation 45.4 s for 32 completions, SFT step 23.6-27.8 s, evaluation ~5 min per stage,
 #   fp32 matmul 133-155 GFLOP/s) and scaled by what the short prompt saved on an AVX-512 CPU limited to AVX2
 #   (GRPO step 81.9 -> 60.0 s, SFT step 10.7 -> 7.5 s, evaluation ~0.77x): 167 x 0.73 = 122 s, 25.7 x 0.70 =
 #   18 s, 1.5 x 0.77 = 1.15 s, and a filter sample as a GRPO completion's generation, 45.4 / 32 x 0.77 = 1.1 s;
 #   a projection, not a run of the current demo on such a CPU.
-# - bf16, hf: AVX512-BF16 without AMX, measured before the short prompt (46.1 s GRPO step, 7.5 s SFT step, 0.38
-#   s per evaluated problem), scaled by the short prompt's savings (GRPO 0.80x, as with AMX and transformers;
+# - bf16, hf, avx512_bf16: AVX512-BF16 without AMX, measured before the short prompt (46.1 s GRPO step, 7.5 s SFT
+#   step, 0.38 s per evaluated problem), scaled by the short prompt's savings (GRPO 0.80x, as with AMX and transformers;
 #   SFT 0.70x and evaluation 0.77x, as limited to AVX2); a filter sample as an evaluated problem's generation.
 REFERENCE = {
-    ("bf16", "hf"): {"matmul_gflops": 955.0, "eval_s_per_problem": 0.29, "sft_startup_s": 8.0,
-                     "sft_s_per_step": 5.2, "filter_s_per_sample": 0.29, "grpo_s_per_step": 36.9},
-    ("fp32", "hf"): {"matmul_gflops": 144.0, "eval_s_per_problem": 1.15, "sft_startup_s": 15.0,
-                     "sft_s_per_step": 18.0, "filter_s_per_sample": 1.1, "grpo_s_per_step": 122.0},
-    ("bf16", "vllm"): {"matmul_gflops": 2253.0, "eval_s_per_problem": 0.225, "sft_startup_s": 6.0,
-                       "sft_s_per_step": 4.3, "filter_s_per_sample": 0.16, "grpo_s_per_step": 30.5},
+    ("bf16", "hf", "avx512_bf16"): {"matmul_gflops": 955.0, "eval_s_per_problem": 0.29, "sft_startup_s": 8.0,
+                                    "sft_s_per_step": 5.2, "filter_s_per_sample": 0.29, "grpo_s_per_step": 36.9},
+    ("fp32", "hf", "avx2"): {"matmul_gflops": 144.0, "eval_s_per_problem": 1.15, "sft_startup_s": 15.0,
+                             "sft_s_per_step": 18.0, "filter_s_per_sample": 1.1, "grpo_s_per_step": 122.0},
+    ("bf16", "vllm", "amx"): {"matmul_gflops": 2253.0, "eval_s_per_problem": 0.225, "sft_startup_s": 6.0,
+                              "sft_s_per_step": 4.3, "filter_s_per_sample": 0.16, "grpo_s_per_step": 30.5},
+    ("bf16", "vllm", "avx512_bf16"): {"matmul_gflops": 360.0, "eval_s_per_problem": 0.548, "sft_startup_s": 8.0,
+                                      "sft_s_per_step": 9.8, "filter_s_per_sample": 0.364, "grpo_s_per_step": 58.8},
 }
 REFERENCE_SFT_BATCH = 8  # configs/demo_sft.yaml
 REFERENCE_GRPO_TOKENS = 32 * 96  # configs/demo_r1.yaml: completions per step x max_completion_length
@@ -64,6 +70,22 @@ def matmul_gflops(dtype: torch.dtype, windows: int = 5, seconds: float = 0.1) ->
     return max(rates)
 
 
+def cpu_kind() -> str:
+    """amx, avx512_bf16 or avx2 (any CPU without bf16 instructions), from the CPU's own flags."""
+    flags = cpu_flags()
+    return "amx" if "amx_bf16" in flags else "avx512_bf16" if "avx512_bf16" in flags else "avx2"
+
+
+def reference_for(precision: str, engine: str, kind: str) -> tuple[tuple[str, str, str], dict[str, float]]:
+    """The closest measured reference: this precision, engine and kind of CPU; else this precision and engine
+    on another kind; else this precision with transformers (fp32 with vLLM: not measured)."""
+    for wanted in ((precision, engine, kind), (precision, engine, None), (precision, "hf", None)):
+        for key, ref in REFERENCE.items():
+            if key[:2] == wanted[:2] and wanted[2] in (None, key[2]):
+                return key, ref
+    raise KeyError(f"no reference for {precision}")
+
+
 def main(grpo_argv: list[str]) -> None:
     sft_args = os.environ.get("SFT_ARGS", "").split()
     _, sft, *_ = parse_config(train_sft.ARGUMENT_TYPES, ["--config", "configs/demo_sft.yaml", *sft_args])
@@ -72,7 +94,7 @@ def main(grpo_argv: list[str]) -> None:
     print(precision_summary(grpo))
     precision = "bf16" if grpo.bf16 else "fp32"
     engine = "vllm" if grpo.use_vllm else "hf"
-    ref = REFERENCE.get((precision, engine), REFERENCE[(precision, "hf")])  # fp32 with vLLM: not measured
+    key, ref = reference_for(precision, engine, cpu_kind())
     slowdown = ref["matmul_gflops"] / matmul_gflops(torch.bfloat16 if grpo.bf16 else torch.float32)
     out = Path(os.environ.get("OUT", "outputs/demo"))
     sft_reused = (out / "sft" / "model.safetensors").exists()
@@ -91,7 +113,7 @@ def main(grpo_argv: list[str]) -> None:
     }
     parts = ", ".join(f"{stage} ~{t * slowdown / 60:.0f} min" for stage, t in seconds.items())
     print(f"estimated time from here: ~{sum(seconds.values()) * slowdown / 60:.0f} min ({parts}; {precision} "
-          f"matmuls here run at {1 / slowdown:.2f}x the reference machine's)")
+          f"matmuls here run at {1 / slowdown:.2f}x those of the reference, {'/'.join(key)})")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import pytest
 from conftest import REPO_ROOT
 
 from helpers.config import cpu_supports_bf16
+from scripts.demo_check import shell_assignments
+from scripts.demo_estimate import REFERENCE, reference_for
 from scripts.demo_report import filter_summary
 
 BENCHMARKS = ("arithmetic", "arithmetic_reworded")
@@ -98,8 +100,28 @@ def test_a_prompt_template_override_stops_the_demo_before_any_evaluation(tmp_pat
     run = subprocess.run(["bash", "scripts/demo.sh", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode != 0
-    assert "prompt_template, prompt_templates_file: set them in configs/demo_sft.yaml" in run.stdout
+    assert "config error: prompt_template, prompt_templates_file: set them in configs/demo_sft.yaml" in run.stderr
     assert "=== evaluate" not in run.stdout
+
+
+@pytest.mark.parametrize("name,value,allowed", [("EVAL_PROBLEMS", "ten", "at least 1"),
+                                                ("FILTER_PROBLEMS", "3", "at least 4")])
+def test_a_bad_demo_setting_stops_the_demo_before_any_evaluation(tmp_path, name, value, allowed):
+    """FILTER_PROBLEMS must hold one GRPO generation round of prompts (4 in configs/demo_r1.yaml)."""
+    env = os.environ | {"OUT": str(tmp_path / "demo"), name: value}
+    run = subprocess.run(["bash", "scripts/demo.sh"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode != 0
+    assert f"config error: {name}: '{value}' is not a whole number of {allowed}" in run.stderr
+    assert "=== evaluate" not in run.stdout and not (tmp_path / "demo" / "eval").exists()
+
+
+def test_the_demo_check_hands_the_settings_to_bash_as_they_were():
+    """demo.sh evals these lines: every value, spaces and quotes included, must come back unchanged."""
+    settings = {"TEMPLATE": "r1_short", "FILTER": ["--output", "out dir/it's.jsonl", "--temperature", "1.0"]}
+    script = shell_assignments(settings) + '\nprintf "%s\\n" "$TEMPLATE" "${#FILTER[@]}" "${FILTER[@]}"'
+    run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    assert run.stdout.splitlines() == ["r1_short", "4", *settings["FILTER"]]
 
 
 @pytest.mark.precision
@@ -115,6 +137,17 @@ def test_the_estimate_names_the_precision_and_grows_with_the_run():
     assert precision.startswith("precision: bf16" if cpu_supports_bf16() else "precision: fp32") and minutes > 0
     assert estimate("--max_steps", "40")[1] > minutes
     assert estimate("--bf16", "false")[0].startswith("precision: fp32 compute")
+
+
+def test_the_estimate_takes_the_reference_measured_on_this_kind_of_cpu_and_falls_back_by_precision():
+    """Machines without AMX ran the demo 2.3x slower than one with it at 0.15x its bf16 matmul rate, so scaling
+    across kinds by the matmul rate alone said 80 min for a 27-minute run: the estimate reads its own kind."""
+    assert reference_for("bf16", "vllm", "amx")[0] == ("bf16", "vllm", "amx")
+    assert reference_for("bf16", "vllm", "avx512_bf16")[0] == ("bf16", "vllm", "avx512_bf16")
+    assert reference_for("bf16", "hf", "amx")[0] == ("bf16", "hf", "avx512_bf16")  # vLLM not installed
+    assert reference_for("fp32", "vllm", "avx512_bf16")[0] == ("fp32", "hf", "avx2")  # R1_CPU_BF16=0: fp32, hf only
+    assert len({tuple(sorted(ref)) for ref in REFERENCE.values()}) == 1  # every entry has every field
+    assert {key[0] for key in REFERENCE} == {"bf16", "fp32"}
 
 
 def test_the_estimate_accepts_every_key_train_grpo_accepts():
