@@ -7,7 +7,6 @@ checkpoint's own `generation_config.json` (a repetition penalty, top-k, top-p) m
 silently change what an evaluation measures.
 """
 
-import functools
 import importlib.metadata
 import logging
 import os
@@ -66,6 +65,19 @@ def demo_grpo_engine_args(engine: str) -> list[str]:
 # of a 24 GB machine); a fixed KV cache is clearer there and ample for these models (SmolLM2-135M:
 # 46 KB/token in fp32 -> 23k tokens per GiB). The CPU build reads it from VLLM_CPU_KVCACHE_SPACE (GiB).
 CPU_KV_CACHE_GIB = 1
+
+
+# Up to this many cores VLLMGenerator runs vLLM's engine in the caller's process (measured on 2 cores only).
+IN_PROCESS_ENGINE_MAX_CORES = 4
+
+
+def default_in_process_engine() -> None:
+    """On a CPU with few cores, vLLM's engine in this process rather than in an engine-core process of its own,
+    unless the user set VLLM_ENABLE_V1_MULTIPROCESSING: on 2 cores that halved an evaluation's wall time
+    (111 s -> 60 s, docs/speed.md); TRL's colocated engine already runs so. Not on more cores: there vLLM's
+    own process binds its OpenMP threads to cores, which it cannot do in-process, and this is unmeasured."""
+    if len(os.sched_getaffinity(0)) <= IN_PROCESS_ENGINE_MAX_CORES:
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
 
 def default_cpu_kv_cache() -> None:
@@ -143,9 +155,7 @@ class VLLMGenerator:
         """`max_model_len`: sequence_budget() of the run; None: the model's own context length."""
         self.on_cpu = not torch.cuda.is_available()
         if self.on_cpu:
-            # The engine in this process, not in an engine-core process of its own: on 2 cores that halved an
-            # evaluation's wall time (111 s -> 60 s, docs/speed.md). TRL's colocated engine already runs so.
-            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+            default_in_process_engine()
         default_cpu_kv_cache()
         from vllm import LLM
 
@@ -204,7 +214,11 @@ def eager_colocated_vllm():
     import trl.generation.vllm_generation as trl_vllm
 
     original = trl_vllm.LLM
-    trl_vllm.LLM = functools.partial(original, enforce_eager=True)
+
+    def eager_llm(*args, **kwargs):  # over whatever TRL passes, should a later TRL pass enforce_eager itself
+        return original(*args, **{**kwargs, "enforce_eager": True})
+
+    trl_vllm.LLM = eager_llm
     try:
         yield
     finally:

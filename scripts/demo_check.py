@@ -1,20 +1,21 @@
 """Before the demo's first stage: check every stage's config with the run's arguments, in one process, and
 print the settings the stages share as shell assignments.
 
-    eval "$(python -m scripts.demo_check [GRPO arguments ...])"    # scripts/demo.sh runs it first
+    python -m scripts.demo_check [GRPO arguments ...]    # scripts/demo.sh runs it first and evals its output
 
 Reads what scripts/demo.sh passes its stages: the GRPO arguments, and SFT_ARGS, FILTER_ARGS, FILTER_PROBLEMS,
 EVAL_PROBLEMS and OUT from the environment. Each stage is checked by its own script's checks (`check_only`:
 config, data, rewards, tokenizer; nothing loads weights): train_sft.py's, train_grpo.py's (on the base model,
-as the SFT model does not exist yet) and scripts/difficulty_filter.py's. A mistake stops with one line,
-`config error: ...`, before any stage runs; the checks' own messages go to stderr, and stdout holds only the
+as the SFT model does not exist yet) and scripts/difficulty_filter.py's. A mistake in a setting or a
+config value stops with one line, `config error: ...` (an unknown argument: the parser's usage message),
+before any stage runs; the checks' own messages go to stderr, and stdout holds only the
 assignments. One process instead of one per check: each costs seconds of imports.
 """
 
 import os
+import re
 import shlex
 import sys
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import yaml
@@ -31,10 +32,11 @@ CONFIGS = {"sft": "configs/demo_sft.yaml", "grpo": "configs/demo_r1.yaml"}
 BASE_MODEL = "checkpoints/SmolLM2-135M-Instruct"
 
 
-def positive_int(name: str, default: int, least: int = 1) -> int:
-    value = os.environ.get(name, str(default))
-    if not value.isdigit() or int(value) < least:
-        raise ConfigError(f"{name}: '{value}' is not a whole number of at least {least}")
+def positive_int(name: str, default: int, least: int = 1, why: str = "") -> int:
+    """An environment setting's whole number; unset or empty means the default, as `${NAME:-default}` in bash."""
+    value = os.environ.get(name) or str(default)
+    if not re.fullmatch(r"[0-9]+", value) or int(value) < least:
+        raise ConfigError(f"{name}: '{value}' is not a whole number of at least {least}{why}")
     return int(value)
 
 
@@ -76,7 +78,8 @@ def main(grpo_argv: list[str]) -> dict[str, str | list[str]]:
     # The filter samples as the GRPO stage will, with its arguments, and keeps at least one generation round of
     # prompts (--min_kept, the last of grpo_filter_args): below that it writes every candidate instead.
     sampling = grpo_filter_args(CONFIGS["grpo"], grpo_argv)
-    problems = positive_int("FILTER_PROBLEMS", 120, least=int(sampling[-1]))
+    problems = positive_int("FILTER_PROBLEMS", 120, least=int(sampling[-1]),
+                            why=" (the prompts of one GRPO generation round)")
     filter_args = [*sampling, "--arithmetic_size", str(problems), "--backend", engine, *filter_argv,
                    "--output", f"{out}/filtered.jsonl"]
     args, data_args, _ = parse_config((difficulty_filter.FilterArguments, DataArguments, RunArguments),
@@ -92,9 +95,13 @@ def shell_assignments(settings: dict[str, str | list[str]]) -> str:
 
 
 if __name__ == "__main__":
+    # bash evals stdout: whatever the checks print, Python or native code (a library's C++ logging), goes to
+    # stderr, by pointing file descriptor 1 there; the assignments go to the saved original.
+    assignments = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     try:
-        with redirect_stdout(sys.stderr):
-            settings = main(sys.argv[1:])
+        settings = main(sys.argv[1:])
     except ConfigError as error:
         raise SystemExit(f"config error: {error}") from None
-    print(shell_assignments(settings))
+    assignments.write(shell_assignments(settings) + "\n")
+    assignments.flush()

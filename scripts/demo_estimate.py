@@ -21,16 +21,18 @@ import torch
 
 import train_grpo
 import train_sft
-from helpers.config import ConfigError, cpu_flags, parse_config, precision_summary
+from helpers.config import ONEDNN_ISAS_WITHOUT_BF16, ConfigError, cpu_flags, parse_config, precision_summary
 
 # Seconds per unit of each stage, model loading and engine start included (SFT: its start-up apart), and
 # matmul_gflops() on that machine at that precision (docs/speed.md has every measurement named here):
 # - bf16, vllm, amx: the demo as shipped, `bash scripts/demo.sh` (setup already done), 2026-12-02, 2-core AMD EPYC with
 #   AVX512-BF16 and AMX: 3 evaluations 135 s, SFT 144 s for 32 steps, the filter 156 s for 960 samples (engine
 #   start included), GRPO 305 s for 10 steps.
-# - bf16, vllm, avx512_bf16: the demo as shipped (09e6ad3), `bash scripts/demo.sh` (setup already done), 2026-12-03,
-#   2-core AMD EPYC with AVX512-BF16 and no AMX, matmul_gflops(bf16) 338-382 there: 3 evaluations 329 s, SFT 8 s
-#   start-up + 313 s for 32 steps, the filter 349 s for 960 samples, GRPO 588 s for 10 steps; 27 min 36 s in all.
+# - bf16, vllm, avx512_bf16: the demo as shipped (3831830: evaluation's vLLM engine in-process, GRPO's colocated engine
+#   eager), `bash scripts/demo.sh` (setup already done), 2026-12-03, 2-core AMD EPYC with AVX512-BF16 and no AMX,
+#   matmul_gflops(bf16) ~375 there: 3 evaluations 181 s, SFT 8 s start-up + 337 s for 32 steps, the filter 182 s for
+#   960 samples, GRPO 486 s for 10 steps; 20 min 42 s in all. (The amx entry predates those two changes, so it
+#   overestimates the evaluations, the filter and GRPO there.)
 # - fp32, hf, avx2: a real 2-core AVX2-only CPU (AMD EPYC Zen 3), measured there before the short prompt (GRPO step
 #   167 s of which generation 45.4 s for 32 completions, SFT step 23.6-27.8 s, evaluation ~5 min per stage,
 #   fp32 matmul 133-155 GFLOP/s) and scaled by what the short prompt saved on an AVX-512 CPU limited to AVX2
@@ -47,8 +49,8 @@ REFERENCE = {
                              "sft_s_per_step": 18.0, "filter_s_per_sample": 1.1, "grpo_s_per_step": 122.0},
     ("bf16", "vllm", "amx"): {"matmul_gflops": 2253.0, "eval_s_per_problem": 0.225, "sft_startup_s": 6.0,
                               "sft_s_per_step": 4.3, "filter_s_per_sample": 0.16, "grpo_s_per_step": 30.5},
-    ("bf16", "vllm", "avx512_bf16"): {"matmul_gflops": 360.0, "eval_s_per_problem": 0.548, "sft_startup_s": 8.0,
-                                      "sft_s_per_step": 9.8, "filter_s_per_sample": 0.364, "grpo_s_per_step": 58.8},
+    ("bf16", "vllm", "avx512_bf16"): {"matmul_gflops": 375.0, "eval_s_per_problem": 0.302, "sft_startup_s": 8.0,
+                                      "sft_s_per_step": 10.5, "filter_s_per_sample": 0.19, "grpo_s_per_step": 48.6},
 }
 REFERENCE_SFT_BATCH = 8  # configs/demo_sft.yaml
 REFERENCE_GRPO_TOKENS = 32 * 96  # configs/demo_r1.yaml: completions per step x max_completion_length
@@ -71,9 +73,14 @@ def matmul_gflops(dtype: torch.dtype, windows: int = 5, seconds: float = 0.1) ->
 
 
 def cpu_kind() -> str:
-    """amx, avx512_bf16 or avx2 (any CPU without bf16 instructions), from the CPU's own flags."""
-    flags = cpu_flags()
-    return "amx" if "amx_bf16" in flags else "avx512_bf16" if "avx512_bf16" in flags else "avx2"
+    """amx, avx512_bf16 or avx2 (any CPU without bf16 instructions), from the CPU's own flags and the kernel
+    level oneDNN is limited to (ONEDNN_MAX_CPU_ISA), as cpu_supports_bf16 reads them."""
+    flags, isa = cpu_flags(), os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    if isa in ONEDNN_ISAS_WITHOUT_BF16:
+        return "avx2"
+    if "amx_bf16" in flags and (isa in ("", "ALL") or "AMX" in isa):  # AVX512_CORE_AMX and later levels
+        return "amx"
+    return "avx512_bf16" if "avx512_bf16" in flags else "avx2"
 
 
 def reference_for(precision: str, engine: str, kind: str) -> tuple[tuple[str, str, str], dict[str, float]]:
@@ -90,7 +97,7 @@ def main(grpo_argv: list[str]) -> None:
     sft_args = os.environ.get("SFT_ARGS", "").split()
     _, sft, *_ = parse_config(train_sft.ARGUMENT_TYPES, ["--config", "configs/demo_sft.yaml", *sft_args])
     _, _, grpo, *_ = parse_config(train_grpo.ARGUMENT_TYPES, ["--config", "configs/demo_r1.yaml", *grpo_argv])
-    problems = int(os.environ.get("EVAL_PROBLEMS", "100"))
+    problems = int(os.environ.get("EVAL_PROBLEMS") or 100)
     print(precision_summary(grpo))
     precision = "bf16" if grpo.bf16 else "fp32"
     engine = "vllm" if grpo.use_vllm else "hf"
@@ -102,7 +109,7 @@ def main(grpo_argv: list[str]) -> None:
     sft_batch = sft.per_device_train_batch_size * sft.gradient_accumulation_steps
     # demo.sh has already dropped a filter output made from other inputs; a retrained SFT model drops it too.
     filter_samples = 0 if sft_reused and (out / "filtered.jsonl").exists() else (
-        int(os.environ.get("FILTER_PROBLEMS", "120")) * grpo.num_generations)
+        int(os.environ.get("FILTER_PROBLEMS") or 120) * grpo.num_generations)
     grpo_tokens = grpo.per_device_train_batch_size * grpo.gradient_accumulation_steps * grpo.max_completion_length
     seconds = {  # on the reference machine
         f"evaluation (3 x {problems} problems, 2 wordings)": 3 * 2 * problems * ref["eval_s_per_problem"],

@@ -56,6 +56,45 @@ def test_vllm_on_cpu_gets_a_fixed_kv_cache_unless_the_user_sized_it(monkeypatch)
     assert os.environ["VLLM_CPU_KVCACHE_SPACE"] == "3"
 
 
+def test_vllm_on_a_few_cores_runs_in_process_unless_the_user_chose(monkeypatch):
+    from helpers.generation import IN_PROCESS_ENGINE_MAX_CORES, default_in_process_engine
+
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "")
+    monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(IN_PROCESS_ENGINE_MAX_CORES + 1)))
+    default_in_process_engine()
+    assert "VLLM_ENABLE_V1_MULTIPROCESSING" not in os.environ  # many cores: vLLM's default, its own process
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    default_in_process_engine()
+    assert os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "1")
+    default_in_process_engine()
+    assert os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "1"
+
+
+def test_trls_colocated_vllm_is_built_eager_and_trl_is_restored_afterwards(monkeypatch):
+    """TRL does not expose enforce_eager; the patch must reach the engine TRL builds and nothing after it."""
+    pytest.importorskip("vllm")
+    import trl.generation.vllm_generation as trl_vllm
+
+    from helpers.generation import eager_colocated_vllm
+
+    built = []
+
+    def engine(**kwargs):
+        built.append(kwargs)
+
+    monkeypatch.setattr(trl_vllm, "LLM", engine)
+    with eager_colocated_vllm():
+        trl_vllm.LLM(model="m", enforce_eager=False)  # TRL's own value is overridden
+        trl_vllm.LLM(model="m")
+    assert built == [{"model": "m", "enforce_eager": True}] * 2
+    assert trl_vllm.LLM is engine
+    with pytest.raises(RuntimeError), eager_colocated_vllm():
+        raise RuntimeError("a failing build")
+    assert trl_vllm.LLM is engine
+
+
 def test_the_sequence_budget_is_the_longest_prompt_plus_the_completion_budget(smollm2_checkpoint):
     """vLLM's max_model_len, so a long-reasoning evaluation is not cut at a fixed 4096; never more than
     the model's context (SmolLM2: 8192), which vLLM would refuse."""
