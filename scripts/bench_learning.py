@@ -3,7 +3,8 @@
     python scripts/bench_learning.py                  # the study (docs/learning.md; ~2 h 50 min on 2 AVX512-BF16 cores)
     python scripts/bench_learning.py --grpo_args "--max_steps 100" --eval_every 20     # a longer budget
     python scripts/bench_learning.py --seeds 1 --unfiltered_seeds --sft_steps 2 4 --eval_problems 20 \\
-        --grpo_args "--max_steps 2" --eval_every 1 --filter_args "--min_pass_rate 0 --max_pass_rate 1"  # smoke
+        --grpo_args "--max_steps 2" --eval_every 1 --filter_args "--min_pass_rate 0 --max_pass_rate 1" \
+        --eval_max_new_tokens 24    # a smoke run: it checks the plumbing, its scores mean nothing
 
 1. Cold start (configs/demo_sft.yaml, constant learning rate) trained for the longest of `sft_steps`, a
    checkpoint at each: the SFT curve. RL starts where it stops rising: the first point that no later
@@ -124,7 +125,8 @@ def train(command: list[str], output_dir: Path, after: Path | None = None, also:
     return run_stage(command, output_dir / "bench_run.json", after, clear=output_dir, also=also)["seconds"]
 
 
-def evaluate(model: Path | str, output: Path, problems: int, backend: str, after: Path | None = None) -> dict:
+def evaluate(model: Path | str, output: Path, problems: int, backend: str, max_new_tokens: int,
+             after: Path | None = None) -> dict:
     """Greedy scores per benchmark, with the per-problem verdicts for paired comparisons (`after`: the
     record of the run that made the model). The first `problems` of the test split: the same problems
     for every model, and the first 100 of 500 are the 100 (the generator draws them in order)."""
@@ -132,8 +134,8 @@ def evaluate(model: Path | str, output: Path, problems: int, backend: str, after
     # the command they had, so their records stay valid.
     size = ["--arithmetic_size", str(problems)] if problems > 200 else []
     run_stage([sys.executable, "scripts/evaluate.py", "--model", str(model), "--benchmarks", *BENCHMARKS, "--limit",
-               str(problems), *size, "--k", "1", "--max_new_tokens", "96", "--lenient", "false", "--backend", backend,
-               "--prompt_template", TEMPLATE, "--output", str(output)], record_of(output), after)
+               str(problems), *size, "--k", "1", "--max_new_tokens", str(max_new_tokens), "--lenient", "false",
+               "--backend", backend, "--prompt_template", TEMPLATE, "--output", str(output)], record_of(output), after)
     result = json.loads(output.read_text())
     return {name: result["benchmarks"][name] | {"correct": [e["correct"] for e in result["greedy_completions"][name]]}
             for name in BENCHMARKS}
@@ -234,7 +236,7 @@ def main(args) -> dict:
                "problems": {"curves": args.eval_problems, "table": max(args.final_eval_problems, args.eval_problems)}}
 
     def scores(model, name, record=None, problems=args.eval_problems):
-        return evaluate(model, out / "eval" / f"{name}.json", problems, engine, record)
+        return evaluate(model, out / "eval" / f"{name}.json", problems, engine, args.eval_max_new_tokens, record)
 
     def final_scores(model, name, record, curve_point=None):
         """The table's models (the start, each run's final model, the SFT continuation) on
@@ -485,6 +487,8 @@ if __name__ == "__main__":
     parser.add_argument("--final_eval_problems", type=int, default=500,
                         help="held-out problems for the table (the start, the final models, the SFT continuation) "
                              "and its gains and targets")
+    parser.add_argument("--eval_max_new_tokens", type=int, default=96,
+                        help="each evaluated answer's token budget (the demo's; fewer only for a quick smoke run)")
     parser.add_argument("--eval_every", type=int, default=10, help="GRPO steps between evaluated checkpoints")
     parser.add_argument("--engine", choices=["auto", "hf", "vllm"], default="auto",
                         help="generation engine for GRPO, the filter and evaluation; auto: the demo's choice")

@@ -47,7 +47,8 @@ def test_bench_learning_study_at_small_scale(tmp_path, smollm2_checkpoint):
     the filter after; every number it prints follows from the runs it made."""
     out, runs = tmp_path / "learning.json", tmp_path / "runs"
     run("scripts/bench_learning.py", "--sft_steps", "2", "3", "--seeds", "1", "--unfiltered_seeds", "2",
-        "--eval_problems", "4", "--final_eval_problems", "6", "--eval_every", "1", "--engine", "hf",
+        "--eval_problems", "4", "--final_eval_problems", "6", "--eval_every", "2", "--engine", "hf",
+        "--eval_max_new_tokens", "24",
         "--filter_problems", "6", "--sft_seeds", "2", "3",
         "--filter_args", "--min_pass_rate 0 --max_pass_rate 1", "--grpo_args",
         "--max_steps 2 --per_device_train_batch_size 8 --num_generations 4 --max_completion_length 16",
@@ -75,8 +76,11 @@ def test_bench_learning_study_at_small_scale(tmp_path, smollm2_checkpoint):
     # The curves on 4 problems, from the start's point of the SFT curve; the table's models on 6.
     curve = results["grpo"]["1"]["curve"]
     start_point = next(p for p in results["sft_curve"] if p["step"] == start["step"])
-    assert [p["step"] for p in curve] == [0, 1, 2] and curve[0]["arithmetic"] == start_point["arithmetic"]
+    assert [p["step"] for p in curve] == [0, 2] and curve[0]["arithmetic"] == start_point["arithmetic"]
     assert {p["arithmetic"]["n"] for p in curve + results["sft_curve"]} == {4}
+    evaluations = [json.loads(r.read_text())["key"]["command"] for r in (runs / "eval").glob("*.record.json")]
+    assert len(evaluations) == 10  # base, 2 curve points, the start, 2 per GRPO run, 2 continuations
+    assert {command[command.index("--max_new_tokens") + 1] for command in evaluations} == {"24"}  # the run's budget
     same_time = results["sft_same_time"]
     assert list(same_time) == ["2", "3"]
     table = [start, results["grpo"]["1"]["final"], results["grpo_unfiltered"]["2"]["final"], *same_time.values()]
