@@ -3,7 +3,7 @@
     python scripts/bench_learning.py                  # the study (docs/learning.md; ~2 h 50 min on 2 AVX512-BF16 cores)
     python scripts/bench_learning.py --grpo_args "--max_steps 100" --eval_every 20     # a longer budget
     python scripts/bench_learning.py --seeds 1 --unfiltered_seeds --sft_steps 2 4 --eval_problems 20 \\
-        --grpo_args "--max_steps 2" --eval_every 1 --filter_args "--min_pass_rate 0 --max_pass_rate 1" \
+        --grpo_args "--max_steps 2" --eval_every 1 --filter_args "--min_pass_rate 0 --max_pass_rate 1" \\
         --eval_max_new_tokens 24    # a smoke run: it checks the plumbing, its scores mean nothing
 
 1. Cold start (configs/demo_sft.yaml, constant learning rate) trained for the longest of `sft_steps`, a

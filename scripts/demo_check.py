@@ -7,7 +7,7 @@ Reads what scripts/demo.sh passes its stages: the GRPO arguments, and SFT_ARGS, 
 EVAL_PROBLEMS and OUT from the environment. Each stage is checked by its own script's checks (`check_only`:
 config, data, rewards, tokenizer; nothing loads weights): train_sft.py's, train_grpo.py's (on the base model,
 as the SFT model does not exist yet) and scripts/difficulty_filter.py's. A mistake in a setting or a
-config value stops with one line, `config error: ...` (an unknown argument: the parser's usage message),
+config value stops with one line, `config error: ...` (a value of the wrong type: the parser's usage message),
 before any stage runs; the checks' own messages go to stderr, and stdout holds only the
 assignments. One process instead of one per check: each costs seconds of imports.
 """
@@ -20,13 +20,7 @@ from pathlib import Path
 
 import yaml
 
-import train_grpo
-import train_sft
-from data import DataArguments
 from helpers.config import ConfigError, RunArguments, cpu_supports_bf16, parse_config
-from helpers.generation import demo_grpo_engine_args, vllm_is_faster_here
-from helpers.sampling import grpo_filter_args
-from scripts import difficulty_filter
 
 CONFIGS = {"sft": "configs/demo_sft.yaml", "grpo": "configs/demo_r1.yaml"}
 BASE_MODEL = "checkpoints/SmolLM2-135M-Instruct"
@@ -60,6 +54,14 @@ def refuse_template_overrides(*argument_lists: list[str]) -> None:
 
 
 def main(grpo_argv: list[str]) -> dict[str, str | list[str]]:
+    # Imported here, after __main__ has pointed stdout at stderr: TRL imports vLLM, which logs to stdout.
+    import train_grpo
+    import train_sft
+    from data import DataArguments
+    from helpers.generation import demo_grpo_engine_args, vllm_is_faster_here
+    from helpers.sampling import grpo_filter_args
+    from scripts import difficulty_filter
+
     sft_argv, filter_argv = os.environ.get("SFT_ARGS", "").split(), os.environ.get("FILTER_ARGS", "").split()
     out = os.environ.get("OUT", "outputs/demo")
     positive_int("EVAL_PROBLEMS", 100)

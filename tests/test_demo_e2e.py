@@ -120,7 +120,7 @@ def test_an_empty_demo_setting_means_its_default_as_in_bash(monkeypatch):
 
     monkeypatch.setenv("EVAL_PROBLEMS", "")
     assert positive_int("EVAL_PROBLEMS", 100) == 100
-    for bad in ("12 ", "+12", "1e3", "٣"):  # str.isdigit() takes the last (an Arabic-Indic digit); int() the others
+    for bad in ("12 ", "+12", "1e3", "٣"):  # int() takes the first two; str.isdigit() the last (an Arabic-Indic digit)
         monkeypatch.setenv("EVAL_PROBLEMS", bad)
         with pytest.raises(ConfigError, match="not a whole number"):
             positive_int("EVAL_PROBLEMS", 100)
@@ -152,7 +152,7 @@ def test_the_estimate_names_the_precision_and_grows_with_the_run():
 
 
 def test_the_estimate_takes_the_reference_measured_on_this_kind_of_cpu_and_falls_back_by_precision():
-    """Machines without AMX ran the demo 2.3x slower than one with it at 0.15x its bf16 matmul rate, so scaling
+    """Machines without AMX ran the demo 2.0x slower than one with it at 0.17x its bf16 matmul rate, so scaling
     across kinds by the matmul rate alone said 80 min for a 27-minute run: the estimate reads its own kind."""
     assert reference_for("bf16", "vllm", "amx")[0] == ("bf16", "vllm", "amx")
     assert reference_for("bf16", "vllm", "avx512_bf16")[0] == ("bf16", "vllm", "avx512_bf16")
