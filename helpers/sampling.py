@@ -58,24 +58,28 @@ def passes(prompt, gold: str, texts: list[str], reward_funcs, threshold: float) 
     return [all(s[i] is not None and s[i] >= threshold for s in scores) for i in range(len(texts))]
 
 
+def parse_command_line(arguments_type, argv: list[str]) -> tuple:
+    """A sampling script's arguments, DataArguments and RunArguments (`--check_only`) from `--config` and
+    `argv`. `--grpo_config FILE` (a train_grpo.py config) sets the data, prompt and sampling keys to what that
+    run draws (sampling_args_for), as if given first on the command line: the keys given after it win, and it
+    wins over a `--config` file."""
+    flags = [i for i, arg in enumerate(argv) if arg == "--grpo_config" or arg.startswith("--grpo_config=")]
+    if flags:
+        at = flags[0]
+        given, rest = (argv[at].split("=", 1)[1], argv[at + 1:]) if "=" in argv[at] else (
+            (argv[at + 1], argv[at + 2:]) if at + 1 < len(argv) else ("(nothing)", []))
+        if not Path(given).is_file():
+            raise ConfigError(f"grpo_config: {given} is not a file; allowed: a train_grpo.py config (YAML)")
+        argv = sampling_args_for(given) + argv[:at] + rest
+    return parse_config((arguments_type, DataArguments, RunArguments), argv)
+
+
 def run_command_line(arguments_type, main) -> None:
-    """A sampling script's `__main__`: parse its arguments, DataArguments and RunArguments (`--check_only`)
-    from `--config` and the command line, run `main`, and report a config error in one line.
-    `--grpo_config FILE` (a train_grpo.py config) sets the data, prompt and sampling keys to what that run
-    draws (sampling_args_for), as if given first on the command line: the keys given after it win, and
-    it wins over a `--config` file."""
+    """A sampling script's `__main__`: parse its command line (parse_command_line), run `main`, and report a
+    config error in one line."""
     logging.basicConfig(level=logging.INFO)
-    argv = sys.argv[1:]
     try:
-        flags = [i for i, arg in enumerate(argv) if arg == "--grpo_config" or arg.startswith("--grpo_config=")]
-        if flags:
-            at = flags[0]
-            given, rest = (argv[at].split("=", 1)[1], argv[at + 1:]) if "=" in argv[at] else (
-                (argv[at + 1], argv[at + 2:]) if at + 1 < len(argv) else ("(nothing)", []))
-            if not Path(given).is_file():
-                raise ConfigError(f"grpo_config: {given} is not a file; allowed: a train_grpo.py config (YAML)")
-            argv = sampling_args_for(given) + argv[:at] + rest
-        args, data_args, run_args = parse_config((arguments_type, DataArguments, RunArguments), argv)
+        args, data_args, run_args = parse_command_line(arguments_type, sys.argv[1:])
         main(args, data_args, check_only=run_args.check_only)
     except ConfigError as error:
         raise SystemExit(f"config error: {error}") from None

@@ -30,20 +30,22 @@ echo "=== checking every stage's config"
 # script's checks) and sets what the stages share: EVAL_ENGINE (vllm where vLLM's CPU build is installed and
 # measured faster, on AVX-512 CPUs; else hf), GRPO_ENGINE (GRPO's settings for that engine), BF16 (the
 # precision, for the reuse stamp below), TEMPLATE (the system prompt both configs train with, which the
-# evaluations ask under) and FILTER (the filter's arguments: it samples as the GRPO stage will). A mistake
-# stops here, in seconds (scripts/demo_check.py).
+# evaluations ask under), FILTER (the filter's arguments: it samples as the GRPO stage will), and
+# EVAL_PROBLEMS and FILTER_PROBLEMS (checked, defaults filled in). A mistake stops here, in seconds
+# (scripts/demo_check.py).
 # (Captured first: `set -e` checks an assignment's command substitution, not an eval's.)
 SETTINGS=$(python -m scripts.demo_check "$@")  # as a module: it imports scripts/difficulty_filter.py
 eval "$SETTINGS"
+export EVAL_PROBLEMS FILTER_PROBLEMS  # for the estimate
 if [ "$EVAL_ENGINE" = vllm ]; then ENGINE="vllm (vLLM's CPU build, colocated)"
 else ENGINE="hf (transformers; vLLM is not installed or not faster on this CPU)"; fi
 # Held-out problems in the training wording and in other words (data.ARITHMETIC_WORDINGS).
-EVAL=(--benchmarks arithmetic arithmetic_reworded --limit "${EVAL_PROBLEMS:-100}" --k 1 --max_new_tokens 96
+EVAL=(--benchmarks arithmetic arithmetic_reworded --limit "$EVAL_PROBLEMS" --k 1 --max_new_tokens 96
       --lenient false --backend "$EVAL_ENGINE" --prompt_template "$TEMPLATE")
 echo "generation engine for GRPO and evaluation: $ENGINE"
 # What the reused stages (the base and SFT evaluations, the SFT model) were made from: redo them when
 # the problems, the SFT code or config, the scoring, the precision or these settings changed since.
-INPUTS="$(cat data.py rewards.py train_sft.py helpers/*.py scripts/evaluate.py configs/demo_sft.yaml configs/prompts.yaml | sha1sum | cut -c1-16) bf16=$BF16 eval=${EVAL_PROBLEMS:-100} engine=$EVAL_ENGINE sft=${SFT_ARGS:-}"
+INPUTS="$(cat data.py rewards.py train_sft.py helpers/*.py scripts/evaluate.py configs/demo_sft.yaml configs/prompts.yaml | sha1sum | cut -c1-16) bf16=$BF16 eval=$EVAL_PROBLEMS engine=$EVAL_ENGINE sft=${SFT_ARGS:-}"
 if [ -f "$OUT/inputs.txt" ] && [ "$(cat "$OUT/inputs.txt")" != "$INPUTS" ] || { [ ! -f "$OUT/inputs.txt" ] && [ -d "$OUT/eval" ]; }; then
   echo "=== $OUT was made from other problems, configs or settings: redoing its evaluations and SFT"
   rm -rf "$OUT/eval" "$OUT/sft" "$OUT"/filtered.*
@@ -53,10 +55,10 @@ echo "$INPUTS" > "$OUT/inputs.txt"
 # The filter's output also depends on what GRPO samples (configs/demo_r1.yaml) and on the filter itself.
 FILTER_INPUTS="$(cat configs/demo_r1.yaml scripts/difficulty_filter.py | sha1sum | cut -c1-16) $INPUTS filter=${FILTER[*]}"
 [ "$(cat "$OUT/filtered.inputs" 2>/dev/null)" = "$FILTER_INPUTS" ] || rm -f "$OUT"/filtered.*
-python scripts/demo_estimate.py "${GRPO_ENGINE[@]}" "$@"
+python -m scripts.demo_estimate "${GRPO_ENGINE[@]}" "$@"
 
 evaluate() {  # evaluate <stage> <model>
-  echo "=== evaluate $1 ($2) on ${EVAL_PROBLEMS:-100} held-out problems, in two wordings"
+  echo "=== evaluate $1 ($2) on $EVAL_PROBLEMS held-out problems, in two wordings"
   python scripts/evaluate.py --model "$2" --output "$OUT/eval/$1.json" "${EVAL[@]}" | tail -n 4
 }
 

@@ -1,6 +1,6 @@
 """Before the demo starts: the precision it will use and about how long it will take here.
 
-    python scripts/demo_estimate.py [GRPO arguments ...]    # scripts/demo.sh runs it first
+    python -m scripts.demo_estimate [GRPO arguments ...]    # scripts/demo.sh runs it after scripts/demo_check.py
 
 Reads the demo's two configs with the same arguments the stages get (`SFT_ARGS`, the GRPO
 arguments, `EVAL_PROBLEMS`), so the precision it prints is the one the run will use. The time is
@@ -23,6 +23,7 @@ import torch
 import train_grpo
 import train_sft
 from helpers.config import ONEDNN_ISAS_WITHOUT_BF16, ConfigError, cpu_flags, parse_config, precision_summary
+from scripts.demo_check import positive_int
 
 # Seconds per unit of each stage, model loading and engine start included (SFT: its start-up apart), and
 # matmul_gflops() on that machine at that precision (docs/speed.md has every measurement named here):
@@ -84,13 +85,21 @@ def cpu_kind() -> str:
     return "avx512_bf16" if "avx512_bf16" in flags else "avx2"
 
 
+CPU_KINDS = ("avx2", "avx512_bf16", "amx")  # slowest to fastest bf16 matmuls
+
+
 def reference_for(precision: str, engine: str, kind: str) -> tuple[tuple[str, str, str], dict[str, float]]:
     """The closest measured reference: this precision, engine and kind of CPU; else this precision and engine
-    on another kind; else this precision with transformers (fp32 with vLLM: not measured)."""
-    for wanted in ((precision, engine, kind), (precision, engine, None), (precision, "hf", None)):
-        for key, ref in REFERENCE.items():
-            if key[:2] == wanted[:2] and wanted[2] in (None, key[2]):
-                return key, ref
+    on the nearest other kind (CPU_KINDS' order); else the same with transformers (fp32 with vLLM: not
+    measured)."""
+    def distance(key):
+        return abs(CPU_KINDS.index(key[2]) - CPU_KINDS.index(kind))
+
+    for wanted_engine in (engine, "hf"):
+        candidates = [key for key in REFERENCE if key[:2] == (precision, wanted_engine)]
+        if candidates:
+            key = min(candidates, key=distance)
+            return key, REFERENCE[key]
     raise KeyError(f"no reference for {precision}")
 
 
@@ -98,7 +107,7 @@ def main(grpo_argv: list[str]) -> None:
     sft_args = os.environ.get("SFT_ARGS", "").split()
     _, sft, *_ = parse_config(train_sft.ARGUMENT_TYPES, ["--config", "configs/demo_sft.yaml", *sft_args])
     _, _, grpo, *_ = parse_config(train_grpo.ARGUMENT_TYPES, ["--config", "configs/demo_r1.yaml", *grpo_argv])
-    problems = int(os.environ.get("EVAL_PROBLEMS") or 100)
+    problems = positive_int("EVAL_PROBLEMS")
     print(precision_summary(grpo))
     precision = "bf16" if grpo.bf16 else "fp32"
     engine = "vllm" if grpo.use_vllm else "hf"
@@ -110,7 +119,7 @@ def main(grpo_argv: list[str]) -> None:
     sft_batch = sft.per_device_train_batch_size * sft.gradient_accumulation_steps
     # demo.sh has already dropped a filter output made from other inputs; a retrained SFT model drops it too.
     filter_samples = 0 if sft_reused and (out / "filtered.jsonl").exists() else (
-        int(os.environ.get("FILTER_PROBLEMS") or 120) * grpo.num_generations)
+        positive_int("FILTER_PROBLEMS") * grpo.num_generations)
     grpo_tokens = grpo.per_device_train_batch_size * grpo.gradient_accumulation_steps * grpo.max_completion_length
     seconds = {  # on the reference machine
         f"evaluation (3 x {problems} problems, 2 wordings)": 3 * 2 * problems * ref["eval_s_per_problem"],

@@ -10,7 +10,7 @@
 #   bash scripts/run_r1_pipeline.sh --demo     # CPU: SmolLM2-135M, tiny budgets (5-8 min on 2 cores)
 #
 # Each stage skips itself when its output exists, so re-running after a crash resumes at the
-# stage that failed; every stage's config is checked before the first one starts. Environment:
+# stage that failed; every stage's config is checked before the first one starts (scripts/check_stages.py). Environment:
 #   OUT=dir                   where everything goes (default outputs/pipeline[-demo])
 #   GSM8K_SOURCE, MATH500_SOURCE  benchmark data: Hub ids (default) or local folders/files
 #   REJECTION_SAMPLING=0      skip stage 4 and train SFT on Bespoke-Stratos alone
@@ -53,16 +53,17 @@ mkdir -p "$OUT/eval"
 # Every training and sampling stage's config, with its overrides, is checked before stage 1, so a
 # mistake in a late stage costs seconds. Models that earlier stages produce are checked as the base.
 echo "=== checking every stage's config"
-python train_grpo.py "${ZERO[@]}" --model_name_or_path "$BASE_MODEL" --output_dir "$OUT/zero" --check_only true
+CHECKS=(train_grpo.py "${ZERO[@]}" --model_name_or_path "$BASE_MODEL" --output_dir "$OUT/zero")
 if [ "${REJECTION_SAMPLING:-1}" = 1 ]; then
-  python scripts/rejection_sample.py --model "$BASE_MODEL" "${SAMPLE[@]}" "${EXTRA_SAMPLE[@]}" --check_only true
+  CHECKS+=(::: scripts/rejection_sample.py --model "$BASE_MODEL" "${SAMPLE[@]}" "${EXTRA_SAMPLE[@]}")
 fi
-python train_sft.py "${SFT[@]}" --model_name_or_path "$BASE_MODEL" --output_dir "$OUT/sft" --check_only true
-python train_grpo.py "${R1[@]}" --model_name_or_path "$BASE_MODEL" --output_dir "$OUT/r1" --check_only true
+CHECKS+=(::: train_sft.py "${SFT[@]}" --model_name_or_path "$BASE_MODEL" --output_dir "$OUT/sft")
+CHECKS+=(::: train_grpo.py "${R1[@]}" --model_name_or_path "$BASE_MODEL" --output_dir "$OUT/r1")
 if [ "${SECOND_ROUND:-0}" = 1 ]; then
-  python train_sft.py "${SFT2[@]}" --model_name_or_path "$BASE_MODEL" --output_dir "$OUT/sft2" --check_only true
-  python train_grpo.py "${FINAL[@]}" --model_name_or_path "$BASE_MODEL" --output_dir "$OUT/r1_final" --check_only true
+  CHECKS+=(::: train_sft.py "${SFT2[@]}" --model_name_or_path "$BASE_MODEL" --output_dir "$OUT/sft2")
+  CHECKS+=(::: train_grpo.py "${FINAL[@]}" --model_name_or_path "$BASE_MODEL" --output_dir "$OUT/r1_final")
 fi
+python -m scripts.check_stages "${CHECKS[@]}"  # one process: each stage's own checks, ~15 s of imports once
 
 STAGES=8
 [ "${SECOND_ROUND:-0}" = 1 ] && STAGES=12

@@ -12,6 +12,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from helpers.config import ConfigError, cpu_supports_bf16
+from scripts import demo_estimate
 from scripts.demo_estimate import REFERENCE, reference_for
 from scripts.demo_report import filter_summary
 
@@ -119,11 +120,11 @@ def test_an_empty_demo_setting_means_its_default_as_in_bash(monkeypatch):
     from scripts.demo_check import positive_int
 
     monkeypatch.setenv("EVAL_PROBLEMS", "")
-    assert positive_int("EVAL_PROBLEMS", 100) == 100
+    assert positive_int("EVAL_PROBLEMS") == 100
     for bad in ("12 ", "+12", "1e3", "٣"):  # int() takes the first two; str.isdigit() the last (an Arabic-Indic digit)
         monkeypatch.setenv("EVAL_PROBLEMS", bad)
         with pytest.raises(ConfigError, match="not a whole number"):
-            positive_int("EVAL_PROBLEMS", 100)
+            positive_int("EVAL_PROBLEMS")
 
 
 def test_the_demo_check_hands_the_settings_to_bash_as_they_were():
@@ -139,7 +140,7 @@ def test_the_demo_check_hands_the_settings_to_bash_as_they_were():
 @pytest.mark.precision
 def test_the_estimate_names_the_precision_and_grows_with_the_run():
     def estimate(*args):
-        run = subprocess.run([sys.executable, "scripts/demo_estimate.py", *args], cwd=REPO_ROOT, capture_output=True,
+        run = subprocess.run([sys.executable, "-m", "scripts.demo_estimate", *args], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=120, env=os.environ | {"OUT": "/nonexistent"})
         assert run.returncode == 0, run.stderr[-2000:]
         precision, line = run.stdout.splitlines()[-2:]
@@ -158,13 +159,29 @@ def test_the_estimate_takes_the_reference_measured_on_this_kind_of_cpu_and_falls
     assert reference_for("bf16", "vllm", "avx512_bf16")[0] == ("bf16", "vllm", "avx512_bf16")
     assert reference_for("bf16", "hf", "amx")[0] == ("bf16", "hf", "avx512_bf16")  # vLLM not installed
     assert reference_for("fp32", "vllm", "avx512_bf16")[0] == ("fp32", "hf", "avx2")  # R1_CPU_BF16=0: fp32, hf only
+    assert reference_for("bf16", "vllm", "avx2")[0] == ("bf16", "vllm", "avx512_bf16")  # R1_CPU_BF16=1: nearest
     assert len({tuple(sorted(ref)) for ref in REFERENCE.values()}) == 1  # every entry has every field
     assert {("bf16", "hf"), ("fp32", "hf")} <= {key[:2] for key in REFERENCE}  # every fallback exists
 
 
+@pytest.mark.parametrize("flags,isa,kind", [
+    ({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}, "", "amx"),
+    ({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}, "avx512_core_amx", "amx"),
+    ({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}, "AVX512_CORE_BF16", "avx512_bf16"),  # AMX switched off
+    ({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}, "AVX2", "avx2"),
+    ({"avx2", "avx512f", "avx512_bf16"}, "", "avx512_bf16"),
+    ({"avx2", "avx512f"}, "", "avx2"),  # AVX-512 without bf16 instructions: bf16 is emulated, as on AVX2
+    ({"avx2"}, "", "avx2"),
+])
+def test_the_kind_of_cpu_comes_from_its_flags_and_the_onednn_limit(monkeypatch, flags, isa, kind):
+    monkeypatch.setattr(demo_estimate, "cpu_flags", lambda: flags)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", isa)
+    assert demo_estimate.cpu_kind() == kind
+
+
 def test_the_estimate_accepts_every_key_train_grpo_accepts():
     """`bash scripts/demo.sh --health_monitor false` (a README switch) passes its arguments to the estimate too."""
-    run = subprocess.run([sys.executable, "scripts/demo_estimate.py", "--health_monitor", "false", "--health_window",
+    run = subprocess.run([sys.executable, "-m", "scripts.demo_estimate", "--health_monitor", "false", "--health_window",
                           "3"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
                          env=os.environ | {"OUT": "/nonexistent"})
     assert run.returncode == 0, run.stderr[-2000:]

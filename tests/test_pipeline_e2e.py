@@ -6,6 +6,9 @@ import subprocess
 import pytest
 from conftest import REPO_ROOT, SHARED_DATA
 
+from helpers.config import ConfigError
+from scripts.check_stages import check_stage, stages
+
 STAGES = ["base", "zero", "sft", "r1", "r1_final"]
 
 
@@ -44,3 +47,10 @@ def test_a_bad_argument_for_a_late_stage_stops_the_pipeline_before_stage_1(tmp_p
                          capture_output=True, text=True, timeout=300)
     assert run.returncode != 0 and "unknown key(s): 'num_samplez'" in run.stderr
     assert "=== 1/" not in run.stdout
+
+
+def test_the_stage_checker_splits_its_command_line_per_stage_and_names_the_scripts_it_checks():
+    argv = ["./train_sft.py", "--max_steps", "2", ":::", "scripts/rejection_sample.py", "--model", "m", ":::"]
+    assert stages(argv) == [("train_sft.py", ["--max_steps", "2"]), ("scripts/rejection_sample.py", ["--model", "m"])]
+    with pytest.raises(ConfigError, match="scripts/evaluate.py is not a stage script; allowed: train_grpo.py"):
+        check_stage("scripts/evaluate.py", [])
