@@ -30,11 +30,12 @@ from scripts.demo_check import positive_int
 # - bf16, vllm, amx: the demo as shipped, `bash scripts/demo.sh` (setup already done), 2026-12-02, 2-core AMD EPYC with
 #   AVX512-BF16 and AMX: 3 evaluations 135 s, SFT 144 s for 32 steps, the filter 156 s for 960 samples (engine
 #   start included), GRPO 305 s for 10 steps.
-# - bf16, vllm, avx512_bf16: the demo as shipped (3831830: evaluation's vLLM engine in-process, GRPO's colocated engine
-#   eager), `bash scripts/demo.sh` (setup already done), 2026-12-03, 2-core AMD EPYC with AVX512-BF16 and no AMX,
-#   matmul_gflops(bf16) ~375 there: 3 evaluations 181 s, SFT 8 s start-up + 337 s for 32 steps, the filter 182 s for
-#   960 samples, GRPO 486 s for 10 steps; 20 min 42 s in all. (The amx entry predates those two changes, so it
-#   overestimates the evaluations, the filter and GRPO there.)
+# - bf16, vllm, avx512_bf16: the demo as shipped (fe9fb08 + SFT without gradient checkpointing: evaluation's vLLM
+#   engine in-process, GRPO's colocated engine eager), `bash scripts/demo.sh` on a fresh clone, 2026-12-03, 2-core AMD
+#   EPYC with AVX512-BF16 and no AMX, matmul_gflops(bf16) read 341 there (0.91x the run before's 375): 3 evaluations
+#   ~165 s, SFT 8 s start-up + 242 s for 32 steps, the filter ~158 s for 960 samples, GRPO ~443 s for 10 steps (stage
+#   starts read off its log's timestamps, +-5 s); 20 min 42 s in all, setup included. (The amx entry predates those
+#   changes, so it overestimates the evaluations, the filter, SFT and GRPO there.)
 # - fp32, hf, avx2: a real 2-core AVX2-only CPU (AMD EPYC Zen 3), measured there before the short prompt (GRPO step
 #   167 s of which generation 45.4 s for 32 completions, SFT step 23.6-27.8 s, evaluation ~5 min per stage,
 #   fp32 matmul 133-155 GFLOP/s) and scaled by what the short prompt saved on an AVX-512 CPU limited to AVX2
@@ -51,8 +52,8 @@ REFERENCE = {
                              "sft_s_per_step": 18.0, "filter_s_per_sample": 1.1, "grpo_s_per_step": 122.0},
     ("bf16", "vllm", "amx"): {"matmul_gflops": 2253.0, "eval_s_per_problem": 0.225, "sft_startup_s": 6.0,
                               "sft_s_per_step": 4.3, "filter_s_per_sample": 0.16, "grpo_s_per_step": 30.5},
-    ("bf16", "vllm", "avx512_bf16"): {"matmul_gflops": 375.0, "eval_s_per_problem": 0.302, "sft_startup_s": 8.0,
-                                      "sft_s_per_step": 10.5, "filter_s_per_sample": 0.19, "grpo_s_per_step": 48.6},
+    ("bf16", "vllm", "avx512_bf16"): {"matmul_gflops": 341.0, "eval_s_per_problem": 0.275, "sft_startup_s": 8.0,
+                                      "sft_s_per_step": 7.6, "filter_s_per_sample": 0.165, "grpo_s_per_step": 44.3},
 }
 REFERENCE_SFT_BATCH = 8  # configs/demo_sft.yaml
 REFERENCE_GRPO_TOKENS = 32 * 96  # configs/demo_r1.yaml: completions per step x max_completion_length
