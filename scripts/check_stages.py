@@ -1,7 +1,7 @@
 """Check several stages' command lines in one process, each by its own script's `--check_only true` checks
 (config, data, rewards, tokenizer; nothing loads weights), and stop at the first mistake.
 
-    python -m scripts.check_stages train_grpo.py ARGS ... ::: train_sft.py ARGS ... \
+    python -m scripts.check_stages train_grpo.py ARGS ... ::: train_sft.py ARGS ... \\
         ::: scripts/rejection_sample.py ARGS ...
 
 scripts/run_r1_pipeline.sh runs it before its first stage; scripts/demo_check.py uses `check_stage`. One process
@@ -12,30 +12,48 @@ do not need again.
 import os
 import sys
 
-from helpers.config import ConfigError, parse_config
+from helpers.config import ConfigError, parse_config, setup_logging
 
 SEPARATOR = ":::"
-STAGE_SCRIPTS = ("train_grpo.py", "train_sft.py", "scripts/rejection_sample.py", "scripts/difficulty_filter.py")
+
+
+# Each imports its script here: a pipeline checks only some of them, and each import costs seconds.
+def check_grpo(argv: list[str]) -> None:
+    import train_grpo
+    data_args, reward_args, training_args, model_args, _, health = parse_config(train_grpo.ARGUMENT_TYPES, argv)
+    train_grpo.main(data_args, reward_args, training_args, model_args, check_only=True, health=health)
+
+
+def check_sft(argv: list[str]) -> None:
+    import train_sft
+    data_args, training_args, model_args, _ = parse_config(train_sft.ARGUMENT_TYPES, argv)
+    train_sft.main(data_args, training_args, model_args, check_only=True)
+
+
+def check_rejection_sampling(argv: list[str]) -> None:
+    from helpers.sampling import parse_command_line
+    from scripts import rejection_sample
+    args, data_args, _ = parse_command_line(rejection_sample.RejectionArguments, argv)
+    rejection_sample.main(args, data_args, check_only=True)
+
+
+def check_difficulty_filter(argv: list[str]) -> None:
+    from helpers.sampling import parse_command_line
+    from scripts import difficulty_filter
+    args, data_args, _ = parse_command_line(difficulty_filter.FilterArguments, argv)
+    difficulty_filter.main(args, data_args, check_only=True)
+
+
+CHECKS = {"train_grpo.py": check_grpo, "train_sft.py": check_sft,
+          "scripts/rejection_sample.py": check_rejection_sampling,
+          "scripts/difficulty_filter.py": check_difficulty_filter}
 
 
 def check_stage(script: str, argv: list[str]) -> None:
     """What `python <script> <argv> --check_only true` checks, in this process; raises ConfigError."""
-    # Imported here: each is a training script or a command, and a pipeline checks only some of them.
-    if script == "train_grpo.py":
-        import train_grpo
-        train_grpo.main(*parse_config(train_grpo.ARGUMENT_TYPES, argv)[:4], check_only=True)
-    elif script == "train_sft.py":
-        import train_sft
-        train_sft.main(*parse_config(train_sft.ARGUMENT_TYPES, argv)[:3], check_only=True)
-    elif script in ("scripts/rejection_sample.py", "scripts/difficulty_filter.py"):
-        from helpers.sampling import parse_command_line
-        from scripts import difficulty_filter, rejection_sample
-        module, arguments = ((rejection_sample, rejection_sample.RejectionArguments) if "rejection" in script
-                             else (difficulty_filter, difficulty_filter.FilterArguments))
-        args, data_args, _ = parse_command_line(arguments, argv)
-        module.main(args, data_args, check_only=True)
-    else:
-        raise ConfigError(f"check_stages: {script} is not a stage script; allowed: {', '.join(STAGE_SCRIPTS)}")
+    if script not in CHECKS:
+        raise ConfigError(f"check_stages: {script} is not a stage script; allowed: {', '.join(CHECKS)}")
+    CHECKS[script](argv)
 
 
 def stages(argv: list[str]) -> list[tuple[str, list[str]]]:
@@ -47,12 +65,21 @@ def stages(argv: list[str]) -> list[tuple[str, list[str]]]:
         elif current:
             groups.append((os.path.normpath(current[0]), current[1:]))
             current = []
+    if not groups:
+        raise ConfigError(f"check_stages: no stage given; allowed: one or more of {', '.join(CHECKS)} with their "
+                          f"arguments, separated by {SEPARATOR}")
     return groups
 
 
 if __name__ == "__main__":
-    for script, arguments in stages(sys.argv[1:]):
-        try:
-            check_stage(script, arguments)
-        except ConfigError as error:
-            raise SystemExit(f"config error: {script}: {error}") from None
+    setup_logging()
+    try:
+        for number, (script, arguments) in enumerate(stages(sys.argv[1:]), 1):
+            # The parser reports a value of the wrong type with its usage message, which names no stage.
+            print(f"checking stage {number}: {script}", file=sys.stderr)
+            try:
+                check_stage(script, arguments)
+            except ConfigError as error:
+                raise ConfigError(f"{script}: {error}") from None
+    except ConfigError as error:
+        raise SystemExit(f"config error: {error}") from None

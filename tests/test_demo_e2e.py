@@ -60,7 +60,7 @@ def test_the_demo_runs_every_stage_and_prints_the_table_example_and_curves(tmp_p
 
     # One compact line per step, the estimate, the table and the side-by-side example; no metrics dicts.
     assert "step    2/2 [" in run.stdout and "{'loss'" not in run.stdout
-    assert "estimated time from here: ~" in run.stdout
+    assert "estimated time from here: ~" in run.stdout and "(3 x 8 problems, 2 wordings)" in run.stdout
     assert "| stage | format rate | accuracy | accuracy, reworded | mean length (tokens) |" in run.stdout
     assert "--- base model" in run.stdout and "--- after grpo" in run.stdout
 
@@ -140,10 +140,12 @@ def test_the_demo_check_hands_the_settings_to_bash_as_they_were():
 @pytest.mark.precision
 def test_the_estimate_names_the_precision_and_grows_with_the_run():
     def estimate(*args):
+        env = {k: v for k, v in os.environ.items() if k not in ("EVAL_PROBLEMS", "FILTER_PROBLEMS")}
         run = subprocess.run([sys.executable, "-m", "scripts.demo_estimate", *args], cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=120, env=os.environ | {"OUT": "/nonexistent"})
+                             text=True, timeout=120, env=env | {"OUT": "/nonexistent"})
         assert run.returncode == 0, run.stderr[-2000:]
         precision, line = run.stdout.splitlines()[-2:]
+        assert "(3 x 100 problems, 2 wordings)" in line and "(960 samples)" in line  # demo_check's defaults
         return precision, float(line.split("~")[1].split(" min")[0])
 
     precision, minutes = estimate()

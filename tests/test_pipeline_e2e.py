@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import sys
 
 import pytest
 from conftest import REPO_ROOT, SHARED_DATA
@@ -54,3 +55,17 @@ def test_the_stage_checker_splits_its_command_line_per_stage_and_names_the_scrip
     assert stages(argv) == [("train_sft.py", ["--max_steps", "2"]), ("scripts/rejection_sample.py", ["--model", "m"])]
     with pytest.raises(ConfigError, match="scripts/evaluate.py is not a stage script; allowed: train_grpo.py"):
         check_stage("scripts/evaluate.py", [])
+    with pytest.raises(ConfigError, match="no stage given"):
+        stages([":::"])
+
+
+def test_the_stage_checker_checks_every_stage_and_names_the_one_that_fails(smollm2_checkpoint):
+    good = ["train_grpo.py", "--config", "configs/demo_zero.yaml", "--model_name_or_path", str(smollm2_checkpoint)]
+    bad = ["train_sft.py", "--config", "configs/demo_sft.yaml", "--model_name_or_path", str(smollm2_checkpoint),
+           "--max_stepz", "1"]
+    run = subprocess.run([sys.executable, "-m", "scripts.check_stages", *good, ":::", *bad], cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert "check ok: train_grpo.py" in run.stdout and "check ok: train_sft.py" not in run.stdout
+    assert "config error: train_sft.py: unknown key(s): 'max_stepz'" in run.stderr
+    assert "checking stage 2: train_sft.py" in run.stderr
