@@ -9,8 +9,10 @@ instead of one per stage: each costs ~15 s of imports (torch, TRL, vLLM) on 2 co
 do not need again.
 """
 
+import importlib
 import os
 import sys
+from functools import partial
 
 from helpers.config import ConfigError, parse_config, setup_logging
 
@@ -30,23 +32,17 @@ def check_sft(argv: list[str]) -> None:
     train_sft.main(data_args, training_args, model_args, check_only=True)
 
 
-def check_rejection_sampling(argv: list[str]) -> None:
+def check_sampling(module_name: str, arguments_name: str, argv: list[str]) -> None:
+    """A sampling script's checks (scripts/rejection_sample.py, scripts/difficulty_filter.py: helpers/sampling.py)."""
     from helpers.sampling import parse_command_line
-    from scripts import rejection_sample
-    args, data_args, _ = parse_command_line(rejection_sample.RejectionArguments, argv)
-    rejection_sample.main(args, data_args, check_only=True)
-
-
-def check_difficulty_filter(argv: list[str]) -> None:
-    from helpers.sampling import parse_command_line
-    from scripts import difficulty_filter
-    args, data_args, _ = parse_command_line(difficulty_filter.FilterArguments, argv)
-    difficulty_filter.main(args, data_args, check_only=True)
+    module = importlib.import_module(f"scripts.{module_name}")
+    args, data_args, _ = parse_command_line(getattr(module, arguments_name), argv)
+    module.main(args, data_args, check_only=True)
 
 
 CHECKS = {"train_grpo.py": check_grpo, "train_sft.py": check_sft,
-          "scripts/rejection_sample.py": check_rejection_sampling,
-          "scripts/difficulty_filter.py": check_difficulty_filter}
+          "scripts/rejection_sample.py": partial(check_sampling, "rejection_sample", "RejectionArguments"),
+          "scripts/difficulty_filter.py": partial(check_sampling, "difficulty_filter", "FilterArguments")}
 
 
 def check_stage(script: str, argv: list[str]) -> None:
