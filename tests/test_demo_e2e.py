@@ -31,10 +31,14 @@ def formatted(out, stage) -> int:
 @pytest.mark.slow  # not `precision`: run twice, it would cost CI more than it checks
 def test_the_demo_runs_every_stage_and_prints_the_table_example_and_curves(tmp_path, smollm2_checkpoint):
     out = tmp_path / "demo"
-    # 4 SFT steps instead of the demo's 32; the filter keeps all 8 candidates (every pass rate).
+    # 4 SFT steps instead of the demo's 32; the filter keeps all 8 candidates (every pass rate); GRPO 2 steps of
+    # 2 prompts x 4 completions of <= 32 tokens, which the filter samples as (4 per problem, 32 tokens). With the
+    # demo's 4 x 8 of <= 96 this test took ~11 min on a 2-core AVX2 CPU, 6 min 12 s so.
     env = os.environ | {"OUT": str(out), "EVAL_PROBLEMS": "8", "SFT_ARGS": "--max_steps 4", "FILTER_PROBLEMS": "8",
                         "FILTER_ARGS": "--min_pass_rate 0 --max_pass_rate 1"}
-    run = subprocess.run(["bash", "scripts/demo.sh", "--max_steps", "2"], cwd=REPO_ROOT, env=env,
+    grpo = ["--max_steps", "2", "--per_device_train_batch_size", "8", "--num_generations", "4",
+            "--max_completion_length", "32"]
+    run = subprocess.run(["bash", "scripts/demo.sh", *grpo], cwd=REPO_ROOT, env=env,
                          capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
@@ -48,7 +52,7 @@ def test_the_demo_runs_every_stage_and_prints_the_table_example_and_curves(tmp_p
     # GRPO trained on the filter's output, whose counts the report prints.
     filtered = json.loads((out / "filtered.json").read_text())
     assert filtered["model"] == str(out / "sft") and filtered["kept"] == filtered["problems"] == 8
-    assert sum(filtered["histogram"].values()) == 8 and len(filtered["histogram"]) == 9  # 0/8 ... 8/8
+    assert sum(filtered["histogram"].values()) == 8 and list(filtered["histogram"]) == [f"{i}/4" for i in range(5)]
     assert f"8 training prompts from {out / 'filtered.jsonl'}" in run.stderr
     assert "GRPO trained on the 8 with a pass rate in 0.00-1.00" in run.stdout
     history = json.loads((out / "trainer_state.json").read_text())["log_history"]
