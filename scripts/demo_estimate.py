@@ -36,20 +36,20 @@ from scripts.demo_check import positive_int
 #   ~165 s, SFT 8 s start-up + 242 s for 32 steps, the filter ~158 s for 960 samples, GRPO ~443 s for 10 steps (stage
 #   starts read off its log's timestamps, +-5 s); 20 min 42 s in all, setup included. (The amx entry predates those
 #   changes, so it overestimates the evaluations, the filter, SFT and GRPO there.)
-# - fp32, hf, avx2: a real 2-core AVX2-only CPU (AMD EPYC Zen 3), measured there before the short prompt (GRPO step
-#   167 s of which generation 45.4 s for 32 completions, SFT step 23.6-27.8 s, evaluation ~5 min per stage,
-#   fp32 matmul 133-155 GFLOP/s) and scaled by what the short prompt saved on an AVX-512 CPU limited to AVX2
-#   (GRPO step 81.9 -> 60.0 s, SFT step 10.7 -> 7.5 s, evaluation ~0.77x): 167 x 0.73 = 122 s, 25.7 x 0.70 =
-#   18 s, 1.5 x 0.77 = 1.15 s, and a filter sample as a GRPO completion's generation, 45.4 / 32 x 0.77 = 1.1 s;
-#   a projection, not a run of the current demo on such a CPU.
+# - fp32, hf, avx2: the demo at a reduced budget on a real 2-core AVX2-only CPU (AMD EPYC, 2026-12-04, 8f756d6:
+#   `OUT=outputs/demo_small EVAL_PROBLEMS=20 FILTER_PROBLEMS=16 SFT_ARGS="--max_steps 8" bash scripts/demo.sh
+#   --max_steps 2`, 10 min 2 s after the estimate, which then said ~16 min from the older projection; its matmul probe
+#   read 102 GFLOP/s): 3 evaluations of 40 problems 172 s (start-up included, so high for 100), SFT 13 s start-up +
+#   11.1 s per step, the filter 133 s for 128 samples, GRPO 190 s for 2 steps (start-up included; from an 8-step SFT
+#   model, completions ~50 tokens).
 # - bf16, hf, avx512_bf16: AVX512-BF16 without AMX, measured before the short prompt (46.1 s GRPO step, 7.5 s SFT
 #   step, 0.38 s per evaluated problem), scaled by the short prompt's savings (GRPO 0.80x, as with AMX and transformers;
 #   SFT 0.70x and evaluation 0.77x, as limited to AVX2); a filter sample as an evaluated problem's generation.
 REFERENCE = {
     ("bf16", "hf", "avx512_bf16"): {"matmul_gflops": 955.0, "eval_s_per_problem": 0.29, "sft_startup_s": 8.0,
                                     "sft_s_per_step": 5.2, "filter_s_per_sample": 0.29, "grpo_s_per_step": 36.9},
-    ("fp32", "hf", "avx2"): {"matmul_gflops": 144.0, "eval_s_per_problem": 1.15, "sft_startup_s": 15.0,
-                             "sft_s_per_step": 18.0, "filter_s_per_sample": 1.1, "grpo_s_per_step": 122.0},
+    ("fp32", "hf", "avx2"): {"matmul_gflops": 102.0, "eval_s_per_problem": 1.43, "sft_startup_s": 13.0,
+                             "sft_s_per_step": 11.1, "filter_s_per_sample": 1.04, "grpo_s_per_step": 95.0},
     ("bf16", "vllm", "amx"): {"matmul_gflops": 2253.0, "eval_s_per_problem": 0.225, "sft_startup_s": 6.0,
                               "sft_s_per_step": 4.3, "filter_s_per_sample": 0.16, "grpo_s_per_step": 30.5},
     ("bf16", "vllm", "avx512_bf16"): {"matmul_gflops": 341.0, "eval_s_per_problem": 0.275, "sft_startup_s": 8.0,
